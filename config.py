@@ -1,0 +1,87 @@
+"""Configuration classes, chosen by ``FLASK_CONFIG`` (development, testing, production).
+
+Every setting can be overridden from the environment; README.md lists them.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'grants.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    AGENCY_NAME = os.environ.get("AGENCY_NAME", "State Office of Community Response")
+    AGENCY_TIMEZONE = os.environ.get("AGENCY_TIMEZONE", "America/Chicago")
+    # Prefix for published grant identifiers (360Giving), e.g. US-STATE-OCR.
+    ORG_ID_PREFIX = os.environ.get("ORG_ID_PREFIX", "US-STATE-OCR")
+
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
+    MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 10)
+
+    # Outgoing mail: messages are queued in the outbox and sent by SMTP when MAIL_SERVER is set,
+    # otherwise written to the log.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 587)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "true").lower() == "true"
+    MAIL_FROM = os.environ.get("MAIL_FROM", "grants-noreply@example.gov")
+    # Deliver queued messages right after the request that queued them commits.
+    OUTBOX_SEND_AFTER_REQUEST = os.environ.get("OUTBOX_SEND_AFTER_REQUEST", "true").lower() == "true"
+
+    # Login throttling: counted in the database so it holds across processes and hosts.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+    PASSWORD_RESET_MAX_AGE = 3600
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    FORCE_HTTPS = False
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    PER_PAGE = 25
+
+    @property
+    def MAX_CONTENT_LENGTH(self) -> int:  # noqa: N802 - Flask's name
+        # A little headroom over one file for the rest of the multipart form.
+        return (self.MAX_UPLOAD_MB + 1) * 1024 * 1024
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "testing-only-not-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_SQLITE_URL", "sqlite://")
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps the suite quick
+    OUTBOX_SEND_AFTER_REQUEST = False
+    MAIL_SERVER = None
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    FORCE_HTTPS = os.environ.get("FORCE_HTTPS", "false").lower() == "true"
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

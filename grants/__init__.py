@@ -1,0 +1,157 @@
+"""The grants system: an application factory that reads as a table of contents."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask, g, request, url_for
+
+from config import CONFIGS
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, **overrides) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    load_config(app, config_name or os.environ.get("FLASK_CONFIG", "development"), overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_request_boundary(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def load_config(app: Flask, config_name: str, overrides: dict) -> None:
+    if config_name not in CONFIGS:
+        raise SystemExit(f"FLASK_CONFIG must be one of {', '.join(CONFIGS)}, not {config_name!r}.")
+    app.config.from_object(CONFIGS[config_name]())
+    app.config.update(overrides)
+    app.config["CONFIG_NAME"] = config_name
+    if not app.config.get("SECRET_KEY"):
+        raise SystemExit("SECRET_KEY is not set: export a long random SECRET_KEY before starting in production.")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
+    configure_logging()
+    proxies = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+
+def configure_logging() -> None:
+    logger = logging.getLogger("grants")
+    logger.setLevel(logging.INFO)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+
+
+def register_extensions(app: Flask) -> None:
+    from grants.db import configure_sqlite
+    from grants.extensions import csrf, db, login_manager, migrate, talisman
+    import grants.models  # noqa: F401 - the whole schema, for Alembic
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Sign in to see that page."
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=app.config["FORCE_HTTPS"],
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        content_security_policy={
+            "default-src": "'self'",
+            "img-src": "'self' data:",
+            "object-src": "'none'",
+            "base-uri": "'self'",
+            "form-action": "'self'",
+            "frame-ancestors": "'none'",
+        },
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from grants.accounts import bp as accounts_bp
+    from grants.audit import bp as audit_bp
+    from grants.dashboard import bp as dashboard_bp
+    from grants.notifications import bp as notifications_bp
+
+    for blueprint in (dashboard_bp, accounts_bp, audit_bp, notifications_bp):
+        app.register_blueprint(blueprint)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from grants.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_request_boundary(app: Flask) -> None:
+    """One commit per request: commit on 2xx/3xx, roll back otherwise; then send queued mail."""
+    from grants.extensions import db
+    from grants.notifications.services import deliver_pending
+
+    @app.after_request
+    def commit_or_rollback(response):
+        if response.status_code < 400:
+            db.session.commit()
+            queued = g.pop("queued_message_ids", None)
+            if queued and app.config["OUTBOX_SEND_AFTER_REQUEST"]:
+                deliver_pending(queued)
+                db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+def register_template_helpers(app: Flask) -> None:
+    from grants.accounts.models import ROLE_LABELS
+    from grants.clock import format_instant
+    from grants.money import format_money
+    from grants.permissions import TEMPLATE_HELPERS
+
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["instant"] = format_instant
+    app.jinja_env.filters["day"] = lambda value: value.strftime("%B %-d, %Y") if value else ""
+    app.jinja_env.filters["role_label"] = lambda role: ROLE_LABELS.get(role, role)
+    app.jinja_env.globals.update(TEMPLATE_HELPERS, ROLE_LABELS=ROLE_LABELS)
+
+    def url_with_page(number: int) -> str:
+        args = {**request.args.to_dict(), "page": number}
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    app.jinja_env.globals["url_with_page"] = url_with_page
+
+    @app.context_processor
+    def layout():
+        from flask_login import current_user
+
+        from grants.navigation import nav_items
+
+        return {"agency_name": app.config["AGENCY_NAME"], "nav_items": nav_items(current_user)}
+
+
+def register_commands(app: Flask) -> None:
+    from grants.cli import grants_cli
+
+    app.cli.add_command(grants_cli)

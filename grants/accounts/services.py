@@ -1,0 +1,326 @@
+"""Accounts and organizations: registration, sign-in throttling, password resets, staff, members."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from grants.accounts.models import (
+    ALL_ROLES,
+    APPLICANT,
+    Membership,
+    Organization,
+    User,
+    UserRole,
+    new_session_token,
+)
+from grants.audit.services import changes_between, record_event
+from grants.db import utcnow
+from grants.errors import DomainError
+from grants.extensions import db
+from grants.notifications.services import queue_message
+
+MIN_PASSWORD_LENGTH = 12
+# Checked against a real hash when the e-mail is unknown, so both paths take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
+ORGANIZATION_FIELDS = (
+    "legal_name", "ein", "uei", "org_type", "county", "address_line1", "address_line2",
+    "city", "state", "postal_code", "contact_name", "contact_email", "contact_phone",
+)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def _check_password_rules(password: str, field: str = "password") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", field)
+
+
+def _new_user(*, email: str, name: str, password: str | None, roles: set[str]) -> User:
+    email = normalize_email(email)
+    if find_user_by_email(email) is not None:
+        raise DomainError("An account with this e-mail address already exists.", "email")
+    unknown = set(roles) - set(ALL_ROLES)
+    if unknown:
+        raise DomainError(f"Unknown role: {', '.join(sorted(unknown))}.", "roles")
+    if password is not None:
+        _check_password_rules(password)
+    user = User(
+        email=email,
+        name=name.strip(),
+        # A staff account made without a password can only be entered through a reset link.
+        password_hash=hash_password(password) if password else "!",
+        role_rows=[UserRole(role=role) for role in sorted(roles)],
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def register_applicant(*, email: str, name: str, password: str) -> User:
+    """Create an applicant account. Raises DomainError (field ``email``) for a taken address."""
+    user = _new_user(email=email, name=name, password=password, roles={APPLICANT})
+    record_event(user, "user.registered", user, {"email": user.email, "roles": [APPLICANT]})
+    return user
+
+
+def create_staff_user(
+    *, actor: User | None, email: str, name: str, roles: set[str], password: str | None = None
+) -> User:
+    """Create a staff account. Without a password, a set-your-password link is e-mailed."""
+    if not roles:
+        raise DomainError("Choose at least one role.", "roles")
+    user = _new_user(email=email, name=name, password=password, roles=set(roles))
+    record_event(actor, "user.created", user, {"email": user.email, "roles": sorted(roles)})
+    if password is None:
+        link = _external_url("accounts.reset_password", token=password_reset_token(user))
+        queue_message(
+            to=user.email,
+            subject=f"Your {current_app.config['AGENCY_NAME']} grants account",
+            body=(
+                f"Hello {user.name},\n\nAn account has been created for you on the grants system.\n"
+                f"Set your password here within one hour:\n{link}\n\n"
+                "If the link has expired, use 'Forgot your password?' on the sign-in page."
+            ),
+        )
+    return user
+
+
+def update_staff_user(*, actor: User, user: User, name: str, roles: set[str], active: bool) -> None:
+    """Change a user's name, roles and active flag. Deactivation ends their sessions."""
+    unknown = set(roles) - set(ALL_ROLES)
+    if unknown:
+        raise DomainError(f"Unknown role: {', '.join(sorted(unknown))}.", "roles")
+    if not roles:
+        raise DomainError("Choose at least one role.", "roles")
+    if user.id == actor.id and ("admin" not in roles or not active):
+        raise DomainError("You cannot remove your own administrator access.", "roles")
+    before = {"name": user.name, "roles": sorted(user.roles), "active": user.active}
+    user.name = name.strip()
+    current = {row.role: row for row in user.role_rows}
+    for role in set(current) - roles:
+        user.role_rows.remove(current[role])
+    for role in sorted(roles - set(current)):
+        user.role_rows.append(UserRole(role=role))
+    if user.active and not active:
+        user.session_token = new_session_token()
+    user.active = active
+    after = {"name": user.name, "roles": sorted(roles), "active": user.active}
+    changes = changes_between(before, after)
+    if changes:
+        record_event(actor, "user.updated", user, changes)
+    db.session.flush()
+
+
+class LoginRefused(DomainError):
+    pass
+
+
+LOGIN_REFUSED_MESSAGE = (
+    "That e-mail and password do not match an account we can sign in right now. "
+    "Check them and try again; after 5 failed attempts an account is locked for 15 minutes."
+)
+
+
+def authenticate(*, email: str, password: str) -> User:
+    """Check a sign-in attempt and count failures in the database.
+
+    Raises LoginRefused with one message for every failure, so it never tells whether the
+    e-mail exists, is locked or is inactive.
+    """
+    config = current_app.config
+    now = utcnow()
+    user = db.session.scalar(
+        sa.select(User).where(User.email == normalize_email(email)).with_for_update()
+    )
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise LoginRefused(LOGIN_REFUSED_MESSAGE)
+    if user.locked_until is not None and user.locked_until > now:
+        raise LoginRefused(LOGIN_REFUSED_MESSAGE)
+    if not user.active or not check_password_hash(user.password_hash, password):
+        user.failed_logins += 1
+        record_event(user, "user.login_failed", user, {"failed_logins": user.failed_logins})
+        if user.failed_logins >= config["LOGIN_MAX_FAILURES"]:
+            user.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
+            user.failed_logins = 0
+            record_event(None, "user.locked", user, {"locked_until": user.locked_until})
+        db.session.flush()
+        raise LoginRefused(LOGIN_REFUSED_MESSAGE)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    record_event(user, "user.login", user)
+    return user
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _password_fingerprint(user: User) -> str:
+    # Changes whenever the password does, which makes each reset link single-use.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def password_reset_token(user: User) -> str:
+    return _serializer("password-reset").dumps({"u": user.id, "p": _password_fingerprint(user)})
+
+
+def _external_url(endpoint: str, **values: Any) -> str:
+    from flask import url_for
+
+    return url_for(endpoint, _external=True, **values)
+
+
+def request_password_reset(*, email: str) -> None:
+    """Queue a one-hour, single-use reset link when the address belongs to an active account."""
+    user = find_user_by_email(email)
+    if user is None or not user.active:
+        return
+    link = _external_url("accounts.reset_password", token=password_reset_token(user))
+    queue_message(
+        to=user.email,
+        subject="Reset your grants system password",
+        body=(
+            f"Hello {user.name},\n\nSomeone asked to reset the password of this account. "
+            f"To choose a new password, open this link within one hour:\n{link}\n\n"
+            "If it was not you, ignore this message; your password has not changed."
+        ),
+    )
+    record_event(None, "user.password_reset_requested", user)
+
+
+def user_for_reset_token(token: str) -> User | None:
+    """The user a reset link is for, or None if it is forged, expired or already used."""
+    try:
+        data = _serializer("password-reset").loads(
+            token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"]
+        )
+    except (BadSignature, SignatureExpired):
+        return None
+    user = db.session.get(User, data.get("u")) if isinstance(data, dict) else None
+    if user is None or not user.active or data.get("p") != _password_fingerprint(user):
+        return None
+    return user
+
+
+def set_password(*, user: User, password: str, action: str = "user.password_changed") -> None:
+    """Replace the password, unlock the account and end every other session of the user."""
+    _check_password_rules(password)
+    user.password_hash = hash_password(password)
+    user.session_token = new_session_token()
+    user.failed_logins = 0
+    user.locked_until = None
+    record_event(user, action, user)
+    db.session.flush()
+
+
+def change_password(*, user: User, current_password: str, new_password: str) -> None:
+    if not check_password_hash(user.password_hash, current_password):
+        raise DomainError("Your current password is not right.", "current_password")
+    set_password(user=user, password=new_password)
+
+
+# Organizations -----------------------------------------------------------------------------
+
+
+def find_organization_by_ein(ein: str) -> Organization | None:
+    return db.session.scalar(sa.select(Organization).where(Organization.ein == ein))
+
+
+def create_organization(*, actor: User, fields: dict[str, Any]) -> Organization:
+    """Register an organization with ``actor`` as its first member.
+
+    Raises DomainError on field ``ein`` when the EIN is already registered.
+    """
+    if find_organization_by_ein(fields["ein"]) is not None:
+        raise DomainError(
+            "An organization with this EIN is already registered. "
+            "Ask one of its members to invite you.",
+            "ein",
+        )
+    organization = Organization(**{key: fields.get(key) for key in ORGANIZATION_FIELDS})
+    organization.memberships.append(Membership(user=actor))
+    db.session.add(organization)
+    db.session.flush()
+    record_event(actor, "organization.created", organization, {k: fields.get(k) for k in ORGANIZATION_FIELDS})
+    return organization
+
+
+def update_organization(*, actor: User, organization: Organization, fields: dict[str, Any]) -> None:
+    if fields["ein"] != organization.ein:
+        other = find_organization_by_ein(fields["ein"])
+        if other is not None and other.id != organization.id:
+            raise DomainError("Another organization is registered with this EIN.", "ein")
+    before = {key: getattr(organization, key) for key in ORGANIZATION_FIELDS}
+    for key in ORGANIZATION_FIELDS:
+        setattr(organization, key, fields.get(key))
+    changes = changes_between(before, {key: getattr(organization, key) for key in ORGANIZATION_FIELDS})
+    if changes:
+        record_event(actor, "organization.updated", organization, changes)
+    db.session.flush()
+
+
+INVITATION_MAX_AGE = 7 * 24 * 3600
+
+
+def invite_member(*, actor: User, organization: Organization, email: str) -> None:
+    """E-mail a seven-day invitation to join ``organization``."""
+    email = normalize_email(email)
+    existing = find_user_by_email(email)
+    if existing is not None and any(m.organization_id == organization.id for m in existing.memberships):
+        raise DomainError("That person is already a member of this organization.", "email")
+    token = _serializer("invitation").dumps({"o": organization.id, "e": email})
+    link = _external_url("accounts.accept_invitation", token=token)
+    queue_message(
+        to=email,
+        subject=f"Invitation to join {organization.legal_name} on the grants system",
+        body=(
+            f"{actor.name} invited you to join {organization.legal_name} on the "
+            f"{current_app.config['AGENCY_NAME']} grants system, where members prepare and submit "
+            f"grant applications together.\n\nSign in or register with this e-mail address, then open:\n{link}\n\n"
+            "The invitation is valid for seven days."
+        ),
+    )
+    record_event(actor, "organization.member_invited", organization, {"email": email})
+
+
+def accept_invitation(*, user: User, token: str) -> Organization:
+    """Join the organization named in an invitation addressed to ``user``'s e-mail."""
+    try:
+        data = _serializer("invitation").loads(token, max_age=INVITATION_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        raise DomainError("This invitation link is not valid or has expired. Ask for a new one.")
+    if data.get("e") != user.email:
+        raise DomainError(
+            "This invitation was sent to a different e-mail address. "
+            "Sign in with the address it was sent to."
+        )
+    organization = db.session.get(Organization, data.get("o"))
+    if organization is None:
+        raise DomainError("This organization no longer exists.")
+    if any(m.organization_id == organization.id for m in user.memberships):
+        return organization
+    db.session.add(Membership(user=user, organization=organization))
+    if APPLICANT not in user.roles:
+        user.role_rows.append(UserRole(role=APPLICANT))
+    db.session.flush()
+    record_event(user, "organization.member_joined", organization, {"user": user.email})
+    return organization

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from grants.accounts.models import User
+from grants.db import UTCDateTime, utcnow
+from grants.extensions import db
+
+
+class AuditEvent(db.Model):
+    """One state change, hash-chained to the event before it."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("user.id", ondelete="SET NULL"), index=True
+    )
+    actor_label: Mapped[str] = mapped_column(sa.String(254))
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(sa.String(64))
+    entity_id: Mapped[str | None] = mapped_column(sa.String(64))
+    changes: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    ip_address: Mapped[str | None] = mapped_column(sa.String(45))
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    actor: Mapped[User | None] = relationship()

@@ -1,0 +1,45 @@
+from datetime import datetime, time, timedelta
+
+import sqlalchemy as sa
+from flask import render_template, request
+
+from grants.accounts.models import ADMIN
+from grants.audit import bp
+from grants.audit.models import AuditEvent
+from grants.clock import local_to_utc
+from grants.extensions import db
+from grants.permissions import roles_required
+
+
+def _date_arg(name: str):
+    try:
+        return datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").date()
+    except ValueError:
+        return None
+
+
+@bp.route("/")
+@roles_required(ADMIN)
+def log():
+    filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "entity_type", "entity_id")}
+    date_from, date_to = _date_arg("from"), _date_arg("to")
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    if filters["actor"]:
+        stmt = stmt.where(AuditEvent.actor_label.like(f"%{filters['actor'].lower()}%"))
+    if filters["action"]:
+        stmt = stmt.where(AuditEvent.action.like(f"{filters['action']}%"))
+    if filters["entity_type"]:
+        stmt = stmt.where(AuditEvent.entity_type == filters["entity_type"])
+    if filters["entity_id"]:
+        stmt = stmt.where(AuditEvent.entity_id == filters["entity_id"])
+    if date_from:
+        stmt = stmt.where(AuditEvent.occurred_at >= local_to_utc(datetime.combine(date_from, time.min)))
+    if date_to:
+        stmt = stmt.where(AuditEvent.occurred_at < local_to_utc(datetime.combine(date_to + timedelta(days=1), time.min)))
+    page = db.paginate(stmt, per_page=50, error_out=False)
+    actions = db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
+    entity_types = db.session.scalars(sa.select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)).all()
+    return render_template(
+        "audit/log.html", page=page, filters=filters, actions=actions, entity_types=entity_types,
+        date_from=request.args.get("from", ""), date_to=request.args.get("to", ""),
+    )

@@ -1,0 +1,155 @@
+"""The audit trail: every state change writes one hash-chained AuditEvent in its own transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from flask import has_request_context, request
+
+from grants.accounts.models import User
+from grants.audit.models import AuditEvent
+from grants.db import utcnow
+from grants.extensions import db
+
+GENESIS_HASH = "0" * 64
+# Any constant: the key of the PostgreSQL advisory lock that serialises appends to the chain.
+_CHAIN_LOCK_KEY = 0x6772616E7473
+
+
+def _plain(value: Any) -> Any:
+    """Turn a value into the JSON the audit row stores, so the hash survives a round trip."""
+    if isinstance(value, datetime):
+        return _instant(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _instant(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(event: AuditEvent) -> str:
+    payload = {
+        "prev_hash": event.prev_hash,
+        "occurred_at": _instant(event.occurred_at),
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": event.action,
+        "entity_type": event.entity_type,
+        "entity_id": event.entity_id,
+        "changes": event.changes,
+        "ip_address": event.ip_address,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The fields whose values differ, as ``{field: {"before": …, "after": …}}``."""
+    return {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
+
+
+def record_event(
+    actor: User | None,
+    action: str,
+    entity: Any = None,
+    changes: dict[str, Any] | None = None,
+    *,
+    entity_type: str | None = None,
+    entity_id: Any = None,
+) -> AuditEvent:
+    """Append an event to the chain inside the caller's transaction and flush it.
+
+    ``entity`` is a model instance (flushed, so it has an id) or None with ``entity_type`` and
+    ``entity_id`` given. ``changes`` is usually ``{field: {"before": x, "after": y}}``.
+    """
+    if entity is not None:
+        if entity.id is None:
+            db.session.flush()
+        entity_type = entity_type or entity.__tablename__
+        entity_id = entity.id
+    _lock_chain()
+    prev_hash = db.session.scalar(
+        sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    )
+    event = AuditEvent(
+        occurred_at=utcnow(),
+        actor_id=actor.id if actor is not None else None,
+        actor_label=actor.email if actor is not None else "system",
+        action=action,
+        entity_type=entity_type or "system",
+        entity_id=None if entity_id is None else str(entity_id),
+        changes=_plain(changes or {}),
+        ip_address=request.remote_addr if has_request_context() else None,
+        prev_hash=prev_hash or GENESIS_HASH,
+    )
+    event.hash = event_hash(event)
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def _lock_chain() -> None:
+    # SQLite writers already hold the database write lock (BEGIN IMMEDIATE); PostgreSQL
+    # writers queue here so two transactions never chain onto the same previous event.
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.select(sa.func.pg_advisory_xact_lock(_CHAIN_LOCK_KEY)))
+
+
+@dataclass
+class ChainReport:
+    count: int
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.first_bad_id is None
+
+
+def verify_chain(batch_size: int = 5000) -> ChainReport:
+    """Walk the chain in id order; report the first event that was altered, removed or moved."""
+    expected_prev = GENESIS_HASH
+    count = 0
+    last_id = 0
+    while True:
+        events = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.id > last_id)
+            .order_by(AuditEvent.id)
+            .limit(batch_size)
+        ).all()
+        if not events:
+            return ChainReport(count=count)
+        for event in events:
+            if event.prev_hash != expected_prev:
+                return ChainReport(
+                    count, event.id, "does not follow the event before it (one was removed or reordered)"
+                )
+            if event_hash(event) != event.hash:
+                return ChainReport(count, event.id, "its contents were altered after it was written")
+            expected_prev = event.hash
+            count += 1
+            last_id = event.id
+        db.session.expunge_all()

@@ -1,0 +1,88 @@
+"""Declarative base, column types shared by every domain, and write locking.
+
+Times are stored as UTC and always come back timezone-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask import has_request_context, request
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """An instant: stored as naive UTC, returned as an aware UTC datetime."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Foreign keys on, WAL, a busy timeout, and BEGIN IMMEDIATE for writing requests.
+
+    pysqlite's own transaction handling is switched off so that we issue BEGIN ourselves:
+    a request that may write takes the write lock up front, so two writers queue on the busy
+    timeout instead of one failing with "database is locked" when it upgrades a read lock.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _may_write() else "BEGIN")
+
+
+def _may_write() -> bool:
+    if has_request_context():
+        return request.method not in ("GET", "HEAD", "OPTIONS")
+    return True
+
+
+def lock_row(model, row_id: int):
+    """Load a row for update: ``SELECT … FOR UPDATE`` on PostgreSQL.
+
+    On SQLite the whole database is already write-locked by ``BEGIN IMMEDIATE``, so the
+    plain select is enough.
+    """
+    from grants.extensions import db
+
+    stmt = sa.select(model).where(model.id == row_id).with_for_update()
+    return db.session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()

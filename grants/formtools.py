@@ -1,0 +1,90 @@
+"""Form pieces shared by every domain: money fields, agency-time fields, domain errors on fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import flash
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import ValidationError
+
+from grants.clock import local_to_utc, to_local
+from grants.errors import DomainError
+from grants.money import MoneyError, money_input_value, parse_money
+
+
+class MoneyField(StringField):
+    """Dollars typed as '$1,234.50' or '1234.5'; ``data`` is integer cents."""
+
+    def __init__(self, label=None, validators=None, *, min_cents: int | None = None, **kwargs):
+        super().__init__(label, validators, **kwargs)
+        self.min_cents = min_cents
+        self.raw_text = ""
+
+    def process_formdata(self, valuelist):
+        self.raw_text = valuelist[0] if valuelist else ""
+        if not self.raw_text.strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_money(self.raw_text)
+        except MoneyError as exc:
+            self.data = None
+            raise ValueError(str(exc)) from exc
+        if self.min_cents is not None and self.data < self.min_cents:
+            self.data = None
+            raise ValueError(f"Enter at least {money_input_value(self.min_cents)}.")
+
+    def _value(self):
+        if self.raw_text:
+            return self.raw_text
+        return money_input_value(self.data) if isinstance(self.data, int) else ""
+
+
+class AgencyDateTimeField(StringField):
+    """A date and time typed in the agency's zone (``<input type=datetime-local>``); data is UTC."""
+
+    FORMAT = "%Y-%m-%dT%H:%M"
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {})["type"] = "datetime-local"
+        super().__init__(label, validators, **kwargs)
+        self.raw_text = ""
+
+    def process_formdata(self, valuelist):
+        self.raw_text = (valuelist[0] if valuelist else "").strip()
+        if not self.raw_text:
+            self.data = None
+            return
+        try:
+            local = datetime.strptime(self.raw_text[:16], self.FORMAT)
+        except ValueError as exc:
+            self.data = None
+            raise ValueError("Enter a date and time, like 2026-03-31 17:00.") from exc
+        self.data = local_to_utc(local)
+
+    def _value(self):
+        if self.raw_text:
+            return self.raw_text
+        return to_local(self.data).strftime(self.FORMAT) if isinstance(self.data, datetime) else ""
+
+
+def apply_domain_error(form: FlaskForm, error: DomainError) -> None:
+    """Show a service's refusal next to the field it names, or at the top of the page."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None and hasattr(field, "errors"):
+        if isinstance(field.errors, tuple):
+            field.errors = list(field.errors)
+        field.errors.append(error.message)
+    else:
+        flash(error.message, "error")
+
+
+def strip_filter(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def validate_not_blank(_form, field):
+    if isinstance(field.data, str) and not field.data.strip():
+        raise ValidationError("This field is required.")

@@ -1,0 +1,82 @@
+"""Who may do what: route-level access rules and object-level checks.
+
+Every view carries an ``access_rule`` attribute set by one of the decorators below; a test walks
+``app.url_map`` and fails for any endpoint without one. Handlers load their object first (404 when
+missing or invisible), then check what the user may do with it (403), then act.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+import sqlalchemy as sa
+from flask import abort
+from flask_login import current_user
+
+from grants.accounts.models import Membership, User
+from grants.extensions import db, login_manager
+
+
+def _mark(view, rule: str):
+    view.access_rule = rule
+    return view
+
+
+def public(view):
+    """Anyone, signed in or not."""
+    return _mark(view, "public")
+
+
+def login_required(view):
+    """Any signed-in user; object checks inside the view decide the rest."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        return view(*args, **kwargs)
+
+    return _mark(wrapped, "authenticated")
+
+
+def roles_required(*roles: str):
+    """A signed-in user holding at least one of ``roles``; others get 403."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return _mark(wrapped, "roles:" + ",".join(sorted(roles)))
+
+    return decorator
+
+
+def member_organization_ids(user: User) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(Membership.organization_id).where(Membership.user_id == user.id)
+        )
+    )
+
+
+def is_member(user: User, organization_id: int) -> bool:
+    if not user.is_authenticated:
+        return False
+    return (
+        db.session.scalar(
+            sa.select(Membership.id).where(
+                Membership.user_id == user.id, Membership.organization_id == organization_id
+            )
+        )
+        is not None
+    )
+
+
+TEMPLATE_HELPERS = {"is_member": is_member}
