@@ -98,14 +98,14 @@ class OrganizationForm(FlaskForm):
     )
     org_type = SelectField(
         "Organization type",
-        choices=[("", "- Select -"), *ORGANIZATION_TYPES.items()],
+        choices={"": "- Select -", **ORGANIZATION_TYPES},
         validators=[DataRequired("Choose the organization type.")],
     )
     county = StringField("County (primary service area)", validators=[DataRequired("Enter the county."), Length(max=80)], filters=[strip_filter])
     address_line1 = StringField("Street address", validators=[DataRequired("Enter the street address."), Length(max=200)], filters=[strip_filter])
     address_line2 = StringField("Street address line 2 (optional)", validators=[Optional(), Length(max=200)], filters=[_blank_to_none])
     city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=100)], filters=[strip_filter])
-    state = SelectField("State", choices=[("", "- Select -"), *((s, s) for s in US_STATES)], validators=[DataRequired("Choose the state.")])
+    state = SelectField("State", choices={"": "- Select -", **{s: s for s in US_STATES}}, validators=[DataRequired("Choose the state.")])
     postal_code = StringField(
         "ZIP code",
         validators=[DataRequired("Enter the ZIP code."), Regexp(r"^\d{5}(-\d{4})?$", message="Enter a 5-digit ZIP code, like 60601.")],
@@ -132,7 +132,7 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def _staff_role_choices():
-    return [(role, ROLE_LABELS[role]) for role in STAFF_ROLES]
+    return {role: ROLE_LABELS[role] for role in STAFF_ROLES}
 
 
 class StaffUserForm(FlaskForm):
@@ -147,7 +147,7 @@ class StaffUserForm(FlaskForm):
 
 class EditUserForm(FlaskForm):
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=120)], filters=[strip_filter])
-    roles = MultiCheckboxField("Roles", choices=[(role, label) for role, label in ROLE_LABELS.items()])
+    roles = MultiCheckboxField("Roles", choices=dict(ROLE_LABELS))
     active = BooleanField("Account is active (can sign in)")
 
     def validate_roles(self, field):

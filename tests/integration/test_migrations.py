@@ -1,0 +1,45 @@
+"""Migrations go from empty to head, down to base and up again, and match the models."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import _postgres_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _flask(url: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": url, "FLASK_CONFIG": "development"}
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    base = sa.engine.make_url(_postgres_url())
+    name = "grants_migrations_test"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def test_upgrade_downgrade_upgrade_and_no_drift(empty_database):
+    for step in (("db", "upgrade"), ("db", "check"), ("db", "downgrade", "base"), ("db", "upgrade"), ("db", "check")):
+        result = _flask(empty_database, *step)
+        assert result.returncode == 0, f"{' '.join(step)} failed:\n{result.stdout}\n{result.stderr}"
+    engine = sa.create_engine(empty_database)
+    tables = set(sa.inspect(engine).get_table_names())
+    engine.dispose()
+    assert {"user", "organization", "audit_event", "outbox_message"} <= tables
