@@ -30,6 +30,9 @@ class Config:
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
     MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 10)
 
+    # Where the site is reached, for links in e-mails queued from the shell (no request to copy).
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+
     # Outgoing mail: messages are queued in the outbox and sent by SMTP when MAIL_SERVER is set,
     # otherwise written to the log.
     MAIL_SERVER = os.environ.get("MAIL_SERVER")

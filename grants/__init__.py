@@ -91,13 +91,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from grants.accounts import bp as accounts_bp
-    from grants.audit import bp as audit_bp
-    from grants.dashboard import bp as dashboard_bp
-    from grants.notifications import bp as notifications_bp
+    from importlib import import_module
 
-    for blueprint in (dashboard_bp, accounts_bp, audit_bp, notifications_bp):
-        app.register_blueprint(blueprint)
+    # Each domain package holds its blueprint; importing its routes attaches the views.
+    for domain in ("dashboard", "accounts", "programs", "applications", "audit", "notifications"):
+        import_module(f"grants.{domain}.routes")
+        app.register_blueprint(import_module(f"grants.{domain}").bp)
 
 
 def register_error_handlers(app: Flask) -> None:

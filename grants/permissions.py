@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
-from grants.accounts.models import Membership, User
+from grants.accounts.models import FINANCE, PROGRAM_OFFICER, Membership, User
 from grants.extensions import db, login_manager
 
 
@@ -79,4 +79,21 @@ def is_member(user: User, organization_id: int) -> bool:
     )
 
 
-TEMPLATE_HELPERS = {"is_member": is_member}
+def can_view_application(user: User, application) -> bool:
+    """Members of the applicant organization and program/finance staff see an application."""
+    if not user.is_authenticated:
+        return False
+    if user.has_role(PROGRAM_OFFICER, FINANCE):
+        return True
+    return is_member(user, application.organization_id)
+
+
+def can_edit_application(user: User, application) -> bool:
+    return application.is_draft and is_member(user, application.organization_id)
+
+
+TEMPLATE_HELPERS = {
+    "is_member": is_member,
+    "can_view_application": can_view_application,
+    "can_edit_application": can_edit_application,
+}

@@ -54,3 +54,98 @@ def make_organization(*, members, **overrides):
         db.session.add(Membership(user=member, organization=organization))
     db.session.flush()
     return organization
+
+
+# Programs and applications ----------------------------------------------------------------------
+
+import io  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+from grants.db import utcnow  # noqa: E402
+
+# Smallest files that pass the content sniffing: a PDF with a header and %%EOF, a 1×1 PNG.
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+
+def pdf_upload(name: str = "letter.pdf"):
+    from werkzeug.datastructures import FileStorage
+
+    return FileStorage(stream=io.BytesIO(PDF_BYTES), filename=name, content_type="application/pdf")
+
+
+def program_fields(**overrides) -> dict:
+    n = next(_counter)
+    now = utcnow()
+    fields = {
+        "name": f"Community Responder Partnerships {n}",
+        "slug": f"crp-{n}",
+        "code": f"CRP{n}",
+        "description": "Grants for community responder programs to partner with community anchors.",
+        "fiscal_year": 2027,
+        "funding_source_code": "GF-4410",
+        "total_budget_cents": 100_000_000,
+        "award_floor_cents": 2_500_000,
+        "award_ceiling_cents": 25_000_000,
+        "match_percent": 10,
+        "opens_at": now - timedelta(days=1),
+        "closes_at": now + timedelta(days=30),
+        "eligible_partner_types": ["library", "transit", "faith_based", "business_improvement_district"],
+        "reviewers_per_application": 3,
+        "score_spread_threshold": 25,
+        "review_deadline": None,
+        "share_reviewer_comments": False,
+    }
+    fields.update(overrides)
+    return fields
+
+
+def make_program(*, officer=None, status="published", criteria=3, **overrides):
+    """A program with ``criteria`` rubric lines, published and open unless told otherwise."""
+    from grants.programs import services as programs
+
+    officer = officer or make_user(roles={"program_officer"})
+    program = programs.create_program(actor=officer, fields=program_fields(**overrides))
+    for i in range(criteria):
+        programs.add_criterion(actor=officer, program=program, name=f"Criterion {i + 1}", guidance="", max_points=10 * (i + 1), weight=(i + 1))
+    if status in ("published", "closed", "archived"):
+        programs.change_program_status(actor=officer, program=program, status="published")
+    if status in ("closed", "archived"):
+        programs.change_program_status(actor=officer, program=program, status="closed")
+    if status == "archived":
+        programs.change_program_status(actor=officer, program=program, status="archived")
+    db.session.flush()
+    return program
+
+
+def make_application(*, program, organization, actor, complete=True, partners=("library", "transit")):
+    """A draft; with ``complete``, every section filled so it can be submitted."""
+    from grants.applications import services as applications
+
+    application = applications.start_application(actor=actor, program=program, organization=organization)
+    if complete:
+        applications.update_project(actor=actor, application=application, fields={
+            "title": "Library and transit crisis partnership",
+            "summary": "Crisis counselors at libraries and transit hubs.",
+            "need": "Calls from libraries and stations go to police.",
+            "approach": "Co-located responders and staff training.",
+            "counties_served": "Cook, Lake",
+            "awareness_component": True,
+            "awareness_plan": "Posters in stations and branches.",
+            "expected_outcomes": "Fewer police dispatches.",
+        })
+        for partner_type in partners:
+            applications.add_partner(actor=actor, application=application, fields={
+                "partner_type": partner_type, "name": f"{partner_type.title()} Partner", "contact_name": "Pat",
+                "contact_email": "pat@example.org", "role": "Hosts responders",
+            }, letter=pdf_upload())
+        requested = program.award_floor_cents * 2
+        applications.save_budget(actor=actor, application=application, lines=[
+            {"category": "personnel", "description": "Two counselors", "amount_cents": requested - 100_000},
+            {"category": "outreach", "description": "Posters", "amount_cents": 100_000},
+        ], match_cents=requested * program.match_percent // 100 + 1)
+    db.session.flush()
+    return application

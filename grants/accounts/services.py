@@ -24,7 +24,7 @@ from grants.audit.services import changes_between, record_event
 from grants.db import utcnow
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.notifications.services import queue_message
+from grants.notifications.services import external_url, queue_message
 
 MIN_PASSWORD_LENGTH = 12
 # Checked against a real hash when the e-mail is unknown, so both paths take the same time.
@@ -89,7 +89,7 @@ def create_staff_user(
     user = _new_user(email=email, name=name, password=password, roles=set(roles))
     record_event(actor, "user.created", user, {"email": user.email, "roles": sorted(roles)})
     if password is None:
-        link = _external_url("accounts.reset_password", token=password_reset_token(user))
+        link = external_url("accounts.reset_password", token=password_reset_token(user))
         queue_message(
             to=user.email,
             subject=f"Your {current_app.config['AGENCY_NAME']} grants account",
@@ -183,18 +183,12 @@ def password_reset_token(user: User) -> str:
     return _serializer("password-reset").dumps({"u": user.id, "p": _password_fingerprint(user)})
 
 
-def _external_url(endpoint: str, **values: Any) -> str:
-    from flask import url_for
-
-    return url_for(endpoint, _external=True, **values)
-
-
 def request_password_reset(*, email: str) -> None:
     """Queue a one-hour, single-use reset link when the address belongs to an active account."""
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
-    link = _external_url("accounts.reset_password", token=password_reset_token(user))
+    link = external_url("accounts.reset_password", token=password_reset_token(user))
     queue_message(
         to=user.email,
         subject="Reset your grants system password",
@@ -288,7 +282,7 @@ def invite_member(*, actor: User, organization: Organization, email: str) -> Non
     if existing is not None and any(m.organization_id == organization.id for m in existing.memberships):
         raise DomainError("That person is already a member of this organization.", "email")
     token = _serializer("invitation").dumps({"o": organization.id, "e": email})
-    link = _external_url("accounts.accept_invitation", token=token)
+    link = external_url("accounts.accept_invitation", token=token)
     queue_message(
         to=email,
         subject=f"Invitation to join {organization.legal_name} on the grants system",

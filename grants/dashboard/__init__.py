@@ -1,5 +1,3 @@
 from flask import Blueprint
 
 bp = Blueprint("dashboard", __name__)
-
-from grants.dashboard import routes  # noqa: E402,F401

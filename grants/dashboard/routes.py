@@ -1,8 +1,13 @@
 import sqlalchemy as sa
-from flask import jsonify, render_template
+from flask import jsonify, render_template, url_for
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 
-from grants.accounts.models import Membership, Organization
+from grants.accounts.models import APPLICANT, Membership, Organization
+from grants.applications.models import DRAFT, SUBMITTED, UNDER_REVIEW, Application
+from grants.clock import format_instant
+from grants.db import utcnow
+from grants.programs.services import open_programs
 from grants.dashboard import bp
 from grants.extensions import csrf, db
 from grants.permissions import login_required, public
@@ -23,7 +28,31 @@ def home():
         .where(Membership.user_id == current_user.id)
         .order_by(Organization.legal_name)
     ).all()
-    return render_template("dashboard/home.html", organizations=organizations)
+    applications = []
+    if organizations:
+        applications = db.session.scalars(
+            sa.select(Application)
+            .where(Application.organization_id.in_([org.id for org in organizations]))
+            .options(selectinload(Application.program), selectinload(Application.organization))
+            .order_by(Application.created_at.desc(), Application.id.desc())
+        ).all()
+    return render_template(
+        "dashboard/home.html", organizations=organizations, applications=applications,
+        opportunities=open_programs() if current_user.has_role(APPLICANT) else [],
+        next_action=next_action, now=utcnow(),
+    )
+
+
+def next_action(application: Application) -> tuple[str, str | None]:
+    """What the applicant should do next, and where (or None when nothing is theirs to do)."""
+    if application.status == DRAFT:
+        return (f"Finish and submit before {format_instant(application.deadline())}",
+                url_for("applications.review_submit", application_id=application.id))
+    waiting = {
+        SUBMITTED: "Nothing for now: waiting for eligibility screening",
+        UNDER_REVIEW: "Nothing for now: the application is being reviewed",
+    }
+    return waiting.get(application.status, "No action needed"), None
 
 
 @bp.route("/healthz")

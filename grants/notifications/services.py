@@ -7,7 +7,7 @@ import smtplib
 from email.message import EmailMessage
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context, url_for
 from sqlalchemy.exc import IntegrityError
 
 from grants.db import utcnow
@@ -15,6 +15,14 @@ from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 
 log = logging.getLogger("grants.outbox")
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for an e-mail, also from the shell (using BASE_URL)."""
+    if has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        return url_for(endpoint, _external=True, **values)
 
 
 def queue_message(

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from grants.accounts.models import Organization, User
+from grants.db import UTCDateTime, utcnow
+from grants.extensions import db
+from grants.programs.models import PARTNER_TYPES, Program
+
+DRAFT = "draft"
+SUBMITTED = "submitted"
+INELIGIBLE = "ineligible"
+UNDER_REVIEW = "under_review"
+APPROVED = "approved"
+DECLINED = "declined"
+WAITLISTED = "waitlisted"
+AWARDED = "awarded"
+WITHDRAWN = "withdrawn"
+APPLICATION_STATUSES = {
+    DRAFT: "Draft",
+    SUBMITTED: "Submitted",
+    INELIGIBLE: "Ineligible",
+    UNDER_REVIEW: "Under review",
+    APPROVED: "Approved",
+    DECLINED: "Declined",
+    WAITLISTED: "Waitlisted",
+    AWARDED: "Awarded",
+    WITHDRAWN: "Withdrawn",
+}
+# An applicant may withdraw until a decision is made.
+WITHDRAWABLE = {SUBMITTED, UNDER_REVIEW}
+
+BUDGET_CATEGORIES = {
+    "personnel": "Personnel",
+    "training": "Training",
+    "outreach": "Outreach and public awareness",
+    "equipment": "Equipment",
+    "partner_subawards": "Partner subawards",
+    "other": "Other",
+}
+
+ATTACHMENT_KINDS = {
+    "commitment_letter": "Partner commitment letter",
+    "budget_justification": "Budget justification",
+    "letter_of_support": "Letter of support",
+    "organizational_chart": "Organizational chart",
+    "other": "Other supporting document",
+}
+
+
+class Application(db.Model):
+    __tablename__ = "application"
+    __table_args__ = (sa.Index("ix_application_program_status", "program_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    program_id: Mapped[int] = mapped_column(sa.ForeignKey("program.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organization.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=DRAFT, index=True)
+
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    summary: Mapped[str] = mapped_column(sa.Text, default="")
+    need: Mapped[str] = mapped_column(sa.Text, default="")
+    approach: Mapped[str] = mapped_column(sa.Text, default="")
+    counties_served: Mapped[str] = mapped_column(sa.String(500), default="")
+    awareness_component: Mapped[bool | None] = mapped_column()
+    awareness_plan: Mapped[str] = mapped_column(sa.Text, default="")
+    expected_outcomes: Mapped[str] = mapped_column(sa.Text, default="")
+    # Always the sum of the budget lines (kept by the service layer).
+    requested_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    match_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    extension_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    extension_reason: Mapped[str | None] = mapped_column(sa.Text)
+    screened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ineligible_reason: Mapped[str | None] = mapped_column(sa.Text)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    program: Mapped[Program] = relationship()
+    organization: Mapped[Organization] = relationship()
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+    partners: Mapped[list[Partner]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="Partner.id"
+    )
+    budget_lines: Mapped[list[BudgetLine]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="BudgetLine.position"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="Attachment.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Application {self.reference}>"
+
+    @property
+    def status_label(self) -> str:
+        return APPLICATION_STATUSES[self.status]
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == DRAFT
+
+    @property
+    def partner_types(self) -> list[str]:
+        return sorted({partner.partner_type for partner in self.partners})
+
+    def deadline(self) -> datetime:
+        """When this application stops being accepted: the close, or its extension if later."""
+        if self.extension_until is not None and self.extension_until > self.program.closes_at:
+            return self.extension_until
+        return self.program.closes_at
+
+
+class Partner(db.Model):
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    partner_type: Mapped[str] = mapped_column(sa.String(40), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    contact_name: Mapped[str] = mapped_column(sa.String(120))
+    contact_email: Mapped[str] = mapped_column(sa.String(254))
+    role: Mapped[str] = mapped_column(sa.Text)
+
+    application: Mapped[Application] = relationship(back_populates="partners")
+    commitment_letter: Mapped[Attachment | None] = relationship(
+        primaryjoin="Attachment.partner_id == Partner.id", uselist=False, viewonly=True
+    )
+
+    @property
+    def type_label(self) -> str:
+        return PARTNER_TYPES.get(self.partner_type, self.partner_type)
+
+
+class BudgetLine(db.Model):
+    __tablename__ = "budget_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(sa.String(32))
+    description: Mapped[str] = mapped_column(sa.String(300))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    position: Mapped[int] = mapped_column(default=0)
+
+    application: Mapped[Application] = relationship(back_populates="budget_lines")
+
+    @property
+    def category_label(self) -> str:
+        return BUDGET_CATEGORIES.get(self.category, self.category)
+
+
+class Attachment(db.Model):
+    """An uploaded file: stored under a random name, served only to those who may see it."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("application.id", ondelete="CASCADE"), index=True
+    )
+    partner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partner.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    original_name: Mapped[str] = mapped_column(sa.String(255))
+    stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    size: Mapped[int]
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    application: Mapped[Application | None] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User | None] = relationship()
+
+    @property
+    def kind_label(self) -> str:
+        return ATTACHMENT_KINDS.get(self.kind, self.kind)

@@ -1,0 +1,358 @@
+"""Applicants prepare and submit applications; staff read and screen them."""
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from grants.accounts.models import APPLICANT, PROGRAM_OFFICER, Membership, Organization
+from grants.applications import bp, services
+from grants.applications.forms import (
+    AttachmentForm,
+    BudgetForm,
+    ExtensionForm,
+    PartnerForm,
+    ProjectForm,
+    ScreenForm,
+    StartApplicationForm,
+    SubmitForm,
+    WithdrawForm,
+)
+from grants.applications.models import WITHDRAWABLE, Application, Attachment, Partner
+from grants.audit.models import AuditEvent
+from grants.clock import format_remaining
+from grants.db import utcnow
+from grants.errors import DomainError
+from grants.extensions import db
+from grants.formtools import apply_domain_error
+from grants.permissions import can_view_application, is_member, login_required, roles_required
+from grants.programs.models import PUBLISHED, Program
+from grants.uploads import download_name, stored_path
+
+STEPS = [
+    ("project", "Project", "applications.project"),
+    ("partners", "Partners", "applications.partners"),
+    ("budget", "Budget", "applications.budget"),
+    ("attachments", "Attachments", "applications.attachments"),
+    ("review", "Review and submit", "applications.review_submit"),
+]
+
+
+def _viewable(application_id: int) -> Application:
+    """Load an application the user may see; 404 for anyone else, so its existence stays hidden."""
+    application = db.get_or_404(Application, application_id)
+    if not can_view_application(current_user, application):
+        abort(404)
+    return application
+
+
+def _editable(application_id: int) -> Application | None:
+    """Load a draft the user may edit; None (with a message) when it is no longer a draft."""
+    application = _viewable(application_id)
+    if not is_member(current_user, application.organization_id):
+        abort(403)
+    if not application.is_draft:
+        flash(f"Application {application.reference} is {application.status_label.lower()} and can no longer be changed.", "info")
+        return None
+    return application
+
+
+def _next_step(current: str, application: Application):
+    if request.form.get("action") == "later":
+        flash("Your progress is saved. You can come back to this application any time before the deadline.", "success")
+        return redirect(url_for("dashboard.home"))
+    keys = [key for key, _label, _endpoint in STEPS]
+    following = STEPS[keys.index(current) + 1]
+    return redirect(url_for(following[2], application_id=application.id))
+
+
+def _step_context(application: Application, current: str) -> dict:
+    gaps = services.completeness(application)
+    incomplete = {gap.step for gap in gaps}
+    return {
+        "application": application,
+        "steps": STEPS,
+        "current_step": current,
+        "incomplete_steps": incomplete,
+        "time_left": format_remaining(application.deadline(), utcnow()),
+    }
+
+
+@bp.route("/opportunities/<slug>/apply", methods=["GET", "POST"])
+@roles_required(APPLICANT)
+def start(slug: str):
+    program = db.session.scalar(sa.select(Program).where(Program.slug == slug, Program.status == PUBLISHED))
+    if program is None:
+        abort(404)
+    organizations = db.session.scalars(
+        sa.select(Organization).join(Membership).where(Membership.user_id == current_user.id).order_by(Organization.legal_name)
+    ).all()
+    if not organizations:
+        flash("Register your organization first; applications are made on behalf of an organization.", "info")
+        return redirect(url_for("accounts.new_organization"))
+    form = StartApplicationForm()
+    form.organization_id.choices = {org.id: org.legal_name for org in organizations}
+    if form.validate_on_submit():
+        organization = next(org for org in organizations if org.id == form.organization_id.data)
+        try:
+            application = services.start_application(actor=current_user, program=program, organization=organization)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Application {application.reference} started. Your answers are saved at every step.", "success")
+            return redirect(url_for("applications.project", application_id=application.id))
+    return render_template("applications/start.html", program=program, form=form, open_now=program.is_open(utcnow()))
+
+
+@bp.route("/applications/<int:application_id>")
+@login_required
+def view(application_id: int):
+    application = _viewable(application_id)
+    history = []
+    if current_user.is_staff:
+        history = db.session.scalars(
+            sa.select(AuditEvent)
+            .where(AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application.id))
+            .order_by(AuditEvent.id)
+        ).all()
+    screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.status == "submitted" else None
+    return render_template(
+        "applications/view.html", application=application, history=history, screen_form=screen_form,
+        gaps=services.completeness(application) if application.is_draft else [],
+        can_withdraw=application.status in WITHDRAWABLE and is_member(current_user, application.organization_id),
+    )
+
+
+@bp.route("/applications/<int:application_id>/project", methods=["GET", "POST"])
+@login_required
+def project(application_id: int):
+    application = _editable(application_id)
+    if application is None:
+        return redirect(url_for("applications.view", application_id=application_id))
+    form = ProjectForm()
+    if request.method == "GET":
+        form.load(application)
+    if form.validate_on_submit():
+        services.update_project(actor=current_user, application=application, fields=form.project_fields())
+        return _next_step("project", application)
+    return render_template("applications/project.html", form=form, **_step_context(application, "project"))
+
+
+@bp.route("/applications/<int:application_id>/partners", methods=["GET", "POST"])
+@login_required
+def partners(application_id: int):
+    application = _editable(application_id)
+    if application is None:
+        return redirect(url_for("applications.view", application_id=application_id))
+    form = PartnerForm(program=application.program)
+    if request.method == "POST" and request.form.get("action") in ("continue", "later"):
+        return _next_step("partners", application)
+    if form.validate_on_submit():
+        try:
+            partner = services.add_partner(actor=current_user, application=application, fields=form.partner_fields(), letter=form.letter.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Partner {partner.name} added.", "success")
+            return redirect(url_for("applications.partners", application_id=application.id))
+    return render_template("applications/partners.html", form=form, **_step_context(application, "partners"))
+
+
+def _partner_of(application: Application, partner_id: int) -> Partner:
+    partner = db.session.get(Partner, partner_id)
+    if partner is None or partner.application_id != application.id:
+        abort(404)
+    return partner
+
+
+@bp.route("/applications/<int:application_id>/partners/<int:partner_id>", methods=["GET", "POST"])
+@login_required
+def edit_partner(application_id: int, partner_id: int):
+    application = _editable(application_id)
+    if application is None:
+        return redirect(url_for("applications.view", application_id=application_id))
+    partner = _partner_of(application, partner_id)
+    form = PartnerForm(program=application.program, obj=partner)
+    if form.validate_on_submit():
+        try:
+            services.update_partner(actor=current_user, partner=partner, fields=form.partner_fields(), letter=form.letter.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Partner {partner.name} saved.", "success")
+            return redirect(url_for("applications.partners", application_id=application.id))
+    return render_template("applications/partner_edit.html", form=form, partner=partner, **_step_context(application, "partners"))
+
+
+@bp.route("/applications/<int:application_id>/partners/<int:partner_id>/remove", methods=["POST"])
+@login_required
+def remove_partner(application_id: int, partner_id: int):
+    application = _editable(application_id)
+    if application is None:
+        return redirect(url_for("applications.view", application_id=application_id))
+    partner = _partner_of(application, partner_id)
+    name = partner.name
+    services.remove_partner(actor=current_user, partner=partner)
+    flash(f"Partner {name} removed.", "success")
+    return redirect(url_for("applications.partners", application_id=application.id))
+
+
+@bp.route("/applications/<int:application_id>/budget", methods=["GET", "POST"])
+@login_required
+def budget(application_id: int):
+    application = _editable(application_id)
+    if application is None:
+        return redirect(url_for("applications.view", application_id=application_id))
+    if request.method == "GET":
+        form = BudgetForm(data={
+            "lines": [{"category": line.category, "description": line.description, "amount": line.amount_cents} for line in application.budget_lines],
+            "match": application.match_cents,
+        })
+        form.lines.append_entry()
+    else:
+        form = BudgetForm()
+    if form.validate_on_submit():
+        services.save_budget(actor=current_user, application=application, lines=form.budget_lines(), match_cents=form.match.data)
+        if request.form.get("action") == "add_line":
+            flash("Budget saved. A new line has been added below.", "success")
+            return redirect(url_for("applications.budget", application_id=application.id, _anchor="budget-lines"))
+        return _next_step("budget", application)
+    return render_template(
+        "applications/budget.html", form=form, problems=services.budget_problems(application),
+        required_match=services.required_match_cents(application), **_step_context(application, "budget"),
+    )
+
+
+@bp.route("/applications/<int:application_id>/attachments", methods=["GET", "POST"])
+@login_required
+def attachments(application_id: int):
+    application = _editable(application_id)
+    if application is None:
+        return redirect(url_for("applications.view", application_id=application_id))
+    form = AttachmentForm()
+    if request.method == "POST" and request.form.get("action") in ("continue", "later"):
+        return _next_step("attachments", application)
+    if form.validate_on_submit():
+        try:
+            attachment = services.add_attachment(actor=current_user, application=application, kind=form.kind.data, file=form.file.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"{attachment.original_name} uploaded.", "success")
+            return redirect(url_for("applications.attachments", application_id=application.id))
+    return render_template("applications/attachments.html", form=form, **_step_context(application, "attachments"))
+
+
+@bp.route("/applications/<int:application_id>/attachments/<int:attachment_id>/remove", methods=["POST"])
+@login_required
+def remove_attachment(application_id: int, attachment_id: int):
+    application = _editable(application_id)
+    if application is None:
+        return redirect(url_for("applications.view", application_id=application_id))
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.application_id != application.id:
+        abort(404)
+    try:
+        services.remove_attachment(actor=current_user, attachment=attachment)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"{attachment.original_name} removed.", "success")
+    return redirect(url_for("applications.attachments", application_id=application.id))
+
+
+@bp.route("/applications/<int:application_id>/submit", methods=["GET", "POST"])
+@login_required
+def review_submit(application_id: int):
+    application = _viewable(application_id)
+    if not is_member(current_user, application.organization_id):
+        abort(403)
+    if not application.is_draft and request.method == "GET":
+        return redirect(url_for("applications.view", application_id=application.id))
+    form = SubmitForm()
+    if form.validate_on_submit():
+        try:
+            services.submit_application(actor=current_user, application_id=application.id, certified=True)
+        except services.NotAccepted as refusal:
+            apply_domain_error(form, refusal)
+            if not application.is_draft:
+                return redirect(url_for("applications.view", application_id=application.id))
+        else:
+            return redirect(url_for("applications.confirmation", application_id=application.id))
+    return render_template(
+        "applications/review.html", form=form, gaps=services.completeness(application),
+        refusal=services.submission_refusal(application, utcnow()), **_step_context(application, "review"),
+    )
+
+
+@bp.route("/applications/<int:application_id>/confirmation")
+@login_required
+def confirmation(application_id: int):
+    application = _viewable(application_id)
+    if application.submitted_at is None:
+        return redirect(url_for("applications.view", application_id=application.id))
+    return render_template("applications/confirmation.html", application=application)
+
+
+@bp.route("/applications/<int:application_id>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(application_id: int):
+    application = _viewable(application_id)
+    if not is_member(current_user, application.organization_id):
+        abort(403)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            services.withdraw_application(actor=current_user, application=application, reason=form.reason.data)
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash(f"Application {application.reference} has been withdrawn.", "success")
+        return redirect(url_for("applications.view", application_id=application.id))
+    return render_template("applications/withdraw.html", application=application, form=form)
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@login_required
+def download_attachment(attachment_id: int):
+    attachment = db.get_or_404(Attachment, attachment_id)
+    if attachment.application is None or not can_view_application(current_user, attachment.application):
+        abort(404)
+    return send_file(
+        stored_path(attachment.stored_name),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=download_name(attachment.original_name, attachment.content_type),
+        max_age=0,
+    )
+
+
+@bp.route("/applications/<int:application_id>/screen", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def screen(application_id: int):
+    application = _viewable(application_id)
+    form = ScreenForm()
+    if form.validate_on_submit():
+        try:
+            services.screen_application(actor=current_user, application=application, eligible=form.decision.data == "eligible", reason=form.reason.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Application {application.reference} is now {application.status_label.lower()}; the applicant has been notified.", "success")
+            return redirect(url_for("applications.view", application_id=application.id))
+    return render_template("applications/view.html", application=application, history=[], screen_form=form, gaps=[], can_withdraw=False)
+
+
+@bp.route("/applications/<int:application_id>/extension", methods=["GET", "POST"])
+@roles_required(PROGRAM_OFFICER)
+def extension(application_id: int):
+    application = _viewable(application_id)
+    form = ExtensionForm()
+    if form.validate_on_submit():
+        try:
+            services.grant_extension(actor=current_user, application=application, until=form.until.data, reason=form.reason.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Application {application.reference} may be submitted until the new deadline.", "success")
+            return redirect(url_for("applications.view", application_id=application.id))
+    return render_template("applications/extension.html", application=application, form=form)

@@ -1,0 +1,160 @@
+"""Funding rounds and their rubrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from grants.accounts.models import User
+from grants.audit.services import changes_between, record_event
+from grants.db import utcnow
+from grants.errors import DomainError
+from grants.extensions import db
+from grants.programs.models import (
+    PARTNER_TYPES,
+    PROGRAM_STATUSES,
+    PROGRAM_TRANSITIONS,
+    PUBLISHED,
+    Criterion,
+    Program,
+)
+
+PROGRAM_FIELDS = (
+    "name", "slug", "code", "description", "fiscal_year", "funding_source_code", "total_budget_cents",
+    "award_floor_cents", "award_ceiling_cents", "match_percent", "opens_at", "closes_at",
+    "eligible_partner_types", "reviewers_per_application", "score_spread_threshold", "review_deadline",
+    "share_reviewer_comments",
+)
+
+
+def _snapshot(program: Program) -> dict[str, Any]:
+    return {field: getattr(program, field) for field in PROGRAM_FIELDS}
+
+
+def _check_program(fields: dict[str, Any], program: Program | None = None) -> None:
+    if fields["award_floor_cents"] > fields["award_ceiling_cents"]:
+        raise DomainError("The award floor cannot be above the ceiling.", "award_floor_cents")
+    if fields["award_ceiling_cents"] > fields["total_budget_cents"]:
+        raise DomainError("The award ceiling cannot be above the total budget.", "award_ceiling_cents")
+    if fields["closes_at"] <= fields["opens_at"]:
+        raise DomainError("The closing time must be after the opening time.", "closes_at")
+    if not fields["eligible_partner_types"]:
+        raise DomainError("Choose at least one eligible partner type.", "eligible_partner_types")
+    unknown = set(fields["eligible_partner_types"]) - set(PARTNER_TYPES)
+    if unknown:
+        raise DomainError("Unknown partner type.", "eligible_partner_types")
+    for field in ("slug", "code"):
+        clash = db.session.scalar(sa.select(Program.id).where(getattr(Program, field) == fields[field]))
+        if clash is not None and (program is None or clash != program.id):
+            raise DomainError(f"Another program already uses this {field}.", field)
+
+
+def create_program(*, actor: User, fields: dict[str, Any]) -> Program:
+    """Create a draft program. Raises DomainError naming the field at fault."""
+    _check_program(fields)
+    program = Program()
+    for field in PROGRAM_FIELDS:
+        setattr(program, field, fields[field])
+    db.session.add(program)
+    db.session.flush()
+    record_event(actor, "program.created", program, _snapshot(program))
+    return program
+
+
+def update_program(*, actor: User, program: Program, fields: dict[str, Any]) -> None:
+    _check_program(fields, program)
+    before = _snapshot(program)
+    for field in PROGRAM_FIELDS:
+        setattr(program, field, fields[field])
+    changes = changes_between(before, _snapshot(program))
+    if changes:
+        record_event(actor, "program.updated", program, changes)
+    db.session.flush()
+
+
+def change_program_status(*, actor: User, program: Program, status: str) -> None:
+    """Move a program along draft → published → closed → archived (or back one step)."""
+    if status not in PROGRAM_TRANSITIONS.get(program.status, set()):
+        raise DomainError(
+            f"A {PROGRAM_STATUSES[program.status].lower()} program cannot become "
+            f"{PROGRAM_STATUSES.get(status, status).lower()}."
+        )
+    if status == PUBLISHED and not program.criteria:
+        raise DomainError("Add at least one rubric criterion before publishing.")
+    before = program.status
+    program.status = status
+    record_event(actor, "program.status_changed", program, {"status": {"before": before, "after": status}})
+    db.session.flush()
+
+
+def open_programs(now: datetime | None = None) -> list[Program]:
+    now = now or utcnow()
+    return db.session.scalars(
+        sa.select(Program)
+        .where(Program.status == PUBLISHED, Program.opens_at <= now, Program.closes_at > now)
+        .order_by(Program.closes_at, Program.id)
+    ).all()
+
+
+# Rubric ---------------------------------------------------------------------------------------
+
+
+def _check_rubric_editable(program: Program) -> None:
+    if program.rubric_frozen_at is not None:
+        raise DomainError(
+            "The rubric is frozen because reviews of this program have been submitted; "
+            "changing it now would make scores incomparable."
+        )
+
+
+def add_criterion(*, actor: User, program: Program, name: str, guidance: str, max_points: int, weight: int) -> Criterion:
+    _check_rubric_editable(program)
+    position = max((c.position for c in program.criteria), default=0) + 1
+    criterion = Criterion(name=name, guidance=guidance, max_points=max_points, weight=weight, position=position)
+    program.criteria.append(criterion)
+    db.session.flush()
+    record_event(actor, "rubric.criterion_added", program, {"criterion": criterion.id, "name": name, "max_points": max_points, "weight": weight})
+    return criterion
+
+
+def update_criterion(*, actor: User, criterion: Criterion, name: str, guidance: str, max_points: int, weight: int) -> None:
+    _check_rubric_editable(criterion.program)
+    before = {"name": criterion.name, "guidance": criterion.guidance, "max_points": criterion.max_points, "weight": criterion.weight}
+    criterion.name, criterion.guidance, criterion.max_points, criterion.weight = name, guidance, max_points, weight
+    changes = changes_between(before, {"name": name, "guidance": guidance, "max_points": max_points, "weight": weight})
+    if changes:
+        record_event(actor, "rubric.criterion_updated", criterion.program, {"criterion": criterion.id, **changes})
+    db.session.flush()
+
+
+def remove_criterion(*, actor: User, criterion: Criterion) -> None:
+    program = criterion.program
+    _check_rubric_editable(program)
+    program.criteria.remove(criterion)
+    record_event(actor, "rubric.criterion_removed", program, {"criterion": criterion.id, "name": criterion.name})
+    _renumber(program)
+
+
+def move_criterion(*, actor: User, criterion: Criterion, direction: int) -> None:
+    """Swap a criterion with its neighbour (direction -1 = up, +1 = down)."""
+    program = criterion.program
+    _check_rubric_editable(program)
+    ordered = list(program.criteria)
+    index = ordered.index(criterion)
+    other = index + direction
+    if not 0 <= other < len(ordered):
+        return
+    ordered[index], ordered[other] = ordered[other], ordered[index]
+    for position, item in enumerate(ordered, start=1):
+        item.position = position
+    record_event(actor, "rubric.criterion_moved", program, {"criterion": criterion.id, "position": other + 1})
+    db.session.flush()
+    db.session.expire(program, ["criteria"])
+
+
+def _renumber(program: Program) -> None:
+    for position, item in enumerate(program.criteria, start=1):
+        item.position = position
+    db.session.flush()

@@ -1,0 +1,123 @@
+"""Submission rules: completeness, deadlines by server time, extensions, exactly-once submission."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from grants.applications import services
+from grants.applications.models import SUBMITTED, Application
+from grants.audit.models import AuditEvent
+from grants.db import utcnow
+from grants.extensions import db
+from grants.notifications.models import OutboxMessage
+from tests import factories
+
+
+@pytest.fixture
+def setting(app):
+    officer = factories.make_user(roles={"program_officer"})
+    member = factories.make_user(email="member@example.org")
+    organization = factories.make_organization(members=[member], county="Lake")
+    program = factories.make_program(officer=officer, code="CRP", fiscal_year=2027)
+    db.session.commit()
+    return program, organization, member, officer
+
+
+def test_references_follow_program_code_and_fiscal_year(setting):
+    program, organization, member, _ = setting
+    first = factories.make_application(program=program, organization=organization, actor=member, complete=False)
+    second = factories.make_application(program=program, organization=organization, actor=member, complete=False)
+    assert (first.reference, second.reference) == ("CRP-2027-0001", "CRP-2027-0002")
+
+
+def test_a_complete_application_submits_once_with_a_receipt(setting):
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    db.session.commit()
+    assert services.completeness(application) == []
+    services.submit_application(actor=member, application_id=application.id, certified=True)
+    db.session.commit()
+    assert application.status == SUBMITTED and application.submitted_by_id == member.id
+    receipt = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == member.email)).one()
+    assert application.reference in receipt.subject and application.reference in receipt.body
+    with pytest.raises(services.NotAccepted, match="already submitted"):
+        services.submit_application(actor=member, application_id=application.id, certified=True)
+    db.session.rollback()
+    submissions = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "application.submitted"))
+    assert submissions == 1
+
+
+def test_incomplete_application_lists_gaps_and_is_refused(setting):
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member, complete=False)
+    gaps = services.completeness(application)
+    assert {gap.step for gap in gaps} == {"project", "partners", "budget"}
+    with pytest.raises(services.NotAccepted):
+        services.submit_application(actor=member, application_id=application.id, certified=True)
+
+
+@pytest.mark.parametrize("offset, accepted", [(-1, True), (0, False), (1, False)])
+def test_deadline_is_judged_by_server_time(setting, offset, accepted):
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    db.session.commit()
+    at = program.closes_at + timedelta(seconds=offset)
+    if accepted:
+        services.submit_application(actor=member, application_id=application.id, certified=True, now=at)
+        assert application.status == SUBMITTED
+    else:
+        with pytest.raises(services.NotAccepted, match="deadline passed"):
+            services.submit_application(actor=member, application_id=application.id, certified=True, now=at)
+        db.session.rollback()
+        assert db.session.get(Application, application.id).status == "draft"
+
+
+def test_extension_lets_one_application_submit_after_the_close(setting):
+    program, organization, member, officer = setting
+    late = factories.make_application(program=program, organization=organization, actor=member)
+    other = factories.make_application(program=program, organization=organization, actor=member)
+    services.grant_extension(actor=officer, application=late, until=program.closes_at + timedelta(days=2), reason="Flooded office")
+    db.session.commit()
+    after_close = program.closes_at + timedelta(days=1)
+    services.submit_application(actor=member, application_id=late.id, certified=True, now=after_close)
+    with pytest.raises(services.NotAccepted):
+        services.submit_application(actor=member, application_id=other.id, certified=True, now=after_close)
+    with pytest.raises(services.NotAccepted):
+        services.submit_application(actor=member, application_id=late.id, certified=True, now=program.closes_at + timedelta(days=2))
+
+
+def test_budget_must_fit_the_award_range_and_match(setting):
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    services.save_budget(actor=member, application=application, lines=[
+        {"category": "personnel", "description": "Too much", "amount_cents": program.award_ceiling_cents + 1},
+    ], match_cents=0)
+    problems = services.budget_problems(application)
+    assert application.requested_cents == program.award_ceiling_cents + 1
+    assert any("above the program's maximum" in p for p in problems)
+    assert any("below the required 10%" in p for p in problems)
+
+
+def test_non_members_cannot_change_or_submit(setting):
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    outsider = factories.make_user()
+    db.session.commit()
+    with pytest.raises(services.DomainError):
+        services.update_project(actor=outsider, application=application, fields={f: "x" for f in services.PROJECT_FIELDS})
+    with pytest.raises(services.DomainError):
+        services.submit_application(actor=outsider, application_id=application.id, certified=True)
+
+
+def test_screening_notifies_and_needs_a_reason_for_ineligible(setting):
+    program, organization, member, officer = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    services.submit_application(actor=member, application_id=application.id, certified=True)
+    with pytest.raises(services.DomainError, match="reason"):
+        services.screen_application(actor=officer, application=application, eligible=False, reason=" ")
+    services.screen_application(actor=officer, application=application, eligible=False, reason="Outside the state")
+    db.session.commit()
+    assert application.status == "ineligible"
+    notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.subject.contains("screening"))).first()
+    assert "Outside the state" in notice.body
