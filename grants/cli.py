@@ -76,12 +76,13 @@ def demo_data(seed: int, if_empty: bool):
     if current_app.config["CONFIG_NAME"] == "production":
         raise click.ClickException("Demo data has well-known passwords and is refused in production.")
     if demo.database_has_users():
-        if if_empty:
-            click.echo("Database already has data; demo data not loaded.")
-            return
-        raise click.ClickException("The database already has users; demo data goes into an empty database.")
-    logins = demo.load(seed=seed)
-    db.session.commit()
-    click.echo("Demo data loaded. Sign in at http://127.0.0.1:5000/login with:")
-    for role, email in logins:
+        if not if_empty:
+            raise click.ClickException("The database already has users; demo data goes into an empty database.")
+        click.echo("Database already has data; demo data not loaded.")
+    else:
+        demo.load(seed=seed)
+        db.session.commit()
+        click.echo("Demo data loaded.")
+    click.echo("Demo logins (sign in at http://127.0.0.1:5000/login):")
+    for role, email in demo.LOGINS:
         click.echo(f"  {role:<16} {email:<28} password: {demo.DEMO_PASSWORD}")
