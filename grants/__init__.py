@@ -94,7 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from importlib import import_module
 
     # Each domain package holds its blueprint; importing its routes attaches the views.
-    for domain in ("dashboard", "accounts", "programs", "applications", "audit", "notifications"):
+    for domain in ("dashboard", "accounts", "programs", "applications", "reviews", "audit", "notifications"):
         import_module(f"grants.{domain}.routes")
         app.register_blueprint(import_module(f"grants.{domain}").bp)
 

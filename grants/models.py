@@ -5,3 +5,4 @@ from grants.audit.models import AuditEvent  # noqa: F401
 from grants.notifications.models import OutboxMessage  # noqa: F401
 from grants.applications.models import Application, Attachment, BudgetLine, Partner  # noqa: F401
 from grants.programs.models import Criterion, Program  # noqa: F401
+from grants.reviews.models import Decision, ReviewAssignment, ReviewerAffiliation, Score  # noqa: F401

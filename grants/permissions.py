@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
-from grants.accounts.models import FINANCE, PROGRAM_OFFICER, Membership, User
+from grants.accounts.models import FINANCE, PROGRAM_OFFICER, REVIEWER, Membership, User
 from grants.extensions import db, login_manager
 
 
@@ -80,12 +80,28 @@ def is_member(user: User, organization_id: int) -> bool:
 
 
 def can_view_application(user: User, application) -> bool:
-    """Members of the applicant organization and program/finance staff see an application."""
+    """Members of the applicant organization, program and finance staff, and cleared reviewers."""
     if not user.is_authenticated:
         return False
     if user.has_role(PROGRAM_OFFICER, FINANCE):
         return True
-    return is_member(user, application.organization_id)
+    if is_member(user, application.organization_id):
+        return True
+    return user.has_role(REVIEWER) and reviewer_may_see(user, application.id)
+
+
+def reviewer_may_see(user: User, application_id: int) -> bool:
+    """Invariant 4: an assigned reviewer who declared no conflict and is not recused."""
+    from grants.reviews.models import COI_NONE, RECUSED, ReviewAssignment
+
+    return db.session.scalar(
+        sa.select(ReviewAssignment.id).where(
+            ReviewAssignment.application_id == application_id,
+            ReviewAssignment.reviewer_id == user.id,
+            ReviewAssignment.coi_status == COI_NONE,
+            ReviewAssignment.status != RECUSED,
+        )
+    ) is not None
 
 
 def can_edit_application(user: User, application) -> bool:

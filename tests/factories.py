@@ -149,3 +149,29 @@ def make_application(*, program, organization, actor, complete=True, partners=("
         ], match_cents=requested * program.match_percent // 100 + 1)
     db.session.flush()
     return application
+
+
+def make_eligible_application(*, program, organization, actor, officer, **kwargs):
+    """A complete application, submitted and screened eligible (under review)."""
+    from grants.applications import services as applications
+
+    application = make_application(program=program, organization=organization, actor=actor, **kwargs)
+    applications.submit_application(actor=actor, application_id=application.id, certified=True)
+    applications.screen_application(actor=officer, application=application, eligible=True, reason=None)
+    db.session.flush()
+    return application
+
+
+def review(*, officer, application, reviewer, points: list[int] | None, recommendation="fund", conflicted=False):
+    """Assign ``reviewer``, declare, and (with points) score and submit."""
+    from grants.reviews import services as reviews
+
+    assignment = reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)
+    reviews.declare_conflict(actor=reviewer, assignment=assignment, conflicted=conflicted, reason="Board member" if conflicted else None)
+    if points is not None and not conflicted:
+        criteria = application.program.criteria
+        reviews.save_review(actor=reviewer, assignment=assignment, points={c.id: p for c, p in zip(criteria, points)},
+                            comments={c.id: f"Comment on {c.name}" for c in criteria}, overall_comment="Overall view", recommendation=recommendation)
+        reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
+    db.session.flush()
+    return assignment

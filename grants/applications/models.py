@@ -72,6 +72,8 @@ class Application(db.Model):
     # Always the sum of the budget lines (kept by the service layer).
     requested_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     match_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # The amount approved by the decision in force (reviews.Decision keeps the history).
+    approved_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))

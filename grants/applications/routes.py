@@ -115,10 +115,13 @@ def view(application_id: int):
             .order_by(AuditEvent.id)
         ).all()
     screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.status == "submitted" else None
+    from grants.reviews.services import current_decision, shared_comments
+
     return render_template(
         "applications/view.html", application=application, history=history, screen_form=screen_form,
         gaps=services.completeness(application) if application.is_draft else [],
         can_withdraw=application.status in WITHDRAWABLE and is_member(current_user, application.organization_id),
+        decision=current_decision(application), comments=shared_comments(application),
     )
 
 
@@ -339,7 +342,8 @@ def screen(application_id: int):
         else:
             flash(f"Application {application.reference} is now {application.status_label.lower()}; the applicant has been notified.", "success")
             return redirect(url_for("applications.view", application_id=application.id))
-    return render_template("applications/view.html", application=application, history=[], screen_form=form, gaps=[], can_withdraw=False)
+    return render_template("applications/view.html", application=application, history=[], screen_form=form, gaps=[],
+                           can_withdraw=False, decision=None, comments=[])
 
 
 @bp.route("/applications/<int:application_id>/extension", methods=["GET", "POST"])

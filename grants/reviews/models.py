@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from grants.accounts.models import User
+from grants.applications.models import Application
+from grants.db import UTCDateTime, utcnow
+from grants.extensions import db
+from grants.programs.models import Criterion
+
+# Conflict-of-interest declaration
+COI_PENDING, COI_NONE, COI_CONFLICTED = "pending", "none", "conflicted"
+# Assignment status
+ASSIGNED, IN_PROGRESS, SUBMITTED, RECUSED = "assigned", "in_progress", "submitted", "recused"
+ASSIGNMENT_STATUSES = {ASSIGNED: "Assigned", IN_PROGRESS: "In progress", SUBMITTED: "Submitted", RECUSED: "Recused"}
+
+RECOMMENDATIONS = {
+    "fund": "Fund",
+    "fund_with_conditions": "Fund with conditions",
+    "do_not_fund": "Do not fund",
+}
+
+APPROVED, DECLINED, WAITLISTED = "approved", "declined", "waitlisted"
+OUTCOMES = {APPROVED: "Approve", DECLINED: "Decline", WAITLISTED: "Waitlist"}
+
+
+class ReviewerAffiliation(db.Model):
+    """An organization a reviewer works for or with; auto-assignment keeps them off its applications."""
+
+    __tablename__ = "reviewer_affiliation"
+    __table_args__ = (sa.UniqueConstraint("user_id", "organization_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    organization_name: Mapped[str] = mapped_column(sa.String(200))
+
+
+class ReviewAssignment(db.Model):
+    __tablename__ = "review_assignment"
+    __table_args__ = (
+        sa.UniqueConstraint("application_id", "reviewer_id"),
+        sa.Index("ix_review_assignment_reviewer_status", "reviewer_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    assigned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    coi_status: Mapped[str] = mapped_column(sa.String(16), default=COI_PENDING)
+    coi_reason: Mapped[str | None] = mapped_column(sa.Text)
+    coi_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(sa.String(16), default=ASSIGNED, index=True)
+    overall_comment: Mapped[str] = mapped_column(sa.Text, default="")
+    recommendation: Mapped[str | None] = mapped_column(sa.String(32))
+    # The review's total on a 0–100 scale, set at submission (aggregated in SQL for rankings).
+    total_score: Mapped[float | None] = mapped_column(sa.Float)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    application: Mapped[Application] = relationship()
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+    scores: Mapped[list[Score]] = relationship(back_populates="assignment", cascade="all, delete-orphan")
+
+    @property
+    def status_label(self) -> str:
+        return ASSIGNMENT_STATUSES[self.status]
+
+    @property
+    def may_see_content(self) -> bool:
+        """Invariant 4: content only after declaring no conflict, and never once recused."""
+        return self.coi_status == COI_NONE and self.status != RECUSED
+
+
+class Score(db.Model):
+    __tablename__ = "score"
+    __table_args__ = (sa.UniqueConstraint("assignment_id", "criterion_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(sa.ForeignKey("review_assignment.id", ondelete="CASCADE"), index=True)
+    criterion_id: Mapped[int] = mapped_column(sa.ForeignKey("criterion.id", ondelete="CASCADE"), index=True)
+    points: Mapped[int | None]
+    comment: Mapped[str] = mapped_column(sa.Text, default="")
+
+    assignment: Mapped[ReviewAssignment] = relationship(back_populates="scores")
+    criterion: Mapped[Criterion] = relationship()
+
+
+class Decision(db.Model):
+    """A program officer's decision on an application; the latest one is in force."""
+
+    __tablename__ = "decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(sa.ForeignKey("application.id", ondelete="CASCADE"), index=True)
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    approved_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    rationale: Mapped[str] = mapped_column(sa.Text)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    application: Mapped[Application] = relationship()
+    decided_by: Mapped[User | None] = relationship()

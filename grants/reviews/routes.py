@@ -1,0 +1,339 @@
+"""Reviewers declare conflicts and score; program officers assign, rank, draw the line and decide."""
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+
+from grants.accounts.models import ADMIN, PROGRAM_OFFICER, REVIEWER
+from grants.applications.models import UNDER_REVIEW, Application
+from grants.errors import DomainError
+from grants.extensions import db
+from grants.formtools import apply_domain_error
+from grants.permissions import roles_required
+from grants.programs.models import Program
+from grants.reviews import bp, services
+from grants.reviews.forms import (
+    AffiliationsForm,
+    AssignForm,
+    ConflictForm,
+    DecisionForm,
+    FundingLineForm,
+    ReasonForm,
+    review_form_class,
+)
+from grants.reviews.models import (
+    COI_PENDING,
+    RECUSED,
+    SUBMITTED,
+    ReviewAssignment,
+    ReviewerAffiliation,
+
+)
+
+RANKING_PER_PAGE = 100
+
+
+# Reviewers ------------------------------------------------------------------------------------
+
+
+@bp.route("/reviews")
+@roles_required(REVIEWER)
+def my_assignments():
+    assignments = db.session.scalars(
+        sa.select(ReviewAssignment)
+        .where(ReviewAssignment.reviewer_id == current_user.id)
+        .options(joinedload(ReviewAssignment.application).joinedload(Application.program))
+        .order_by(ReviewAssignment.status, ReviewAssignment.id)
+    ).all()
+    return render_template("reviews/my_assignments.html", assignments=assignments)
+
+
+def _my_assignment(assignment_id: int) -> ReviewAssignment:
+    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    if assignment.reviewer_id != current_user.id:
+        abort(404)
+    return assignment
+
+
+@bp.route("/reviews/<int:assignment_id>", methods=["GET", "POST"])
+@roles_required(REVIEWER)
+def assignment(assignment_id: int):
+    assignment = _my_assignment(assignment_id)
+    application = assignment.application
+    if assignment.coi_status == COI_PENDING:
+        # Before the declaration: the applicant and partner names only, never the content.
+        form = ConflictForm()
+        return render_template("reviews/declare.html", assignment=assignment, application=application, form=form)
+    if not assignment.may_see_content:
+        return render_template("reviews/recused.html", assignment=assignment, application=application)
+    criteria = list(application.program.criteria)
+    form = review_form_class(criteria)()
+    if request.method == "GET":
+        scores = {s.criterion_id: s for s in assignment.scores}
+        for criterion in criteria:
+            if criterion.id in scores:
+                form[f"points_{criterion.id}"].data = scores[criterion.id].points
+                form[f"comment_{criterion.id}"].data = scores[criterion.id].comment
+        form.overall_comment.data = assignment.overall_comment
+        form.recommendation.data = assignment.recommendation
+    if assignment.status != SUBMITTED and form.validate_on_submit():
+        try:
+            services.save_review(
+                actor=current_user, assignment=assignment,
+                points={c.id: form[f"points_{c.id}"].data for c in criteria},
+                comments={c.id: form[f"comment_{c.id}"].data or "" for c in criteria},
+                overall_comment=form.overall_comment.data or "", recommendation=form.recommendation.data or None,
+            )
+            if request.form.get("action") == "submit":
+                services.submit_review(actor=current_user, assignment_id=assignment.id)
+                flash(f"Your review of {application.reference} is submitted and locked. Thank you.", "success")
+                return redirect(url_for("reviews.my_assignments"))
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash("Draft saved. Nothing is shared until you submit.", "success")
+            return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
+    return render_template("reviews/score.html", assignment=assignment, application=application, form=form, criteria=criteria)
+
+
+@bp.route("/reviews/<int:assignment_id>/declare", methods=["POST"])
+@roles_required(REVIEWER)
+def declare(assignment_id: int):
+    assignment = _my_assignment(assignment_id)
+    form = ConflictForm()
+    if form.validate_on_submit():
+        try:
+            services.declare_conflict(actor=current_user, assignment=assignment, conflicted=form.declaration.data == "conflict", reason=form.reason.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            if form.declaration.data == "conflict":
+                flash("You are recused from this application. The program officer has been told and will reassign it.", "info")
+                return redirect(url_for("reviews.my_assignments"))
+            return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
+    return render_template("reviews/declare.html", assignment=assignment, application=assignment.application, form=form)
+
+
+@bp.route("/reviews/affiliations", methods=["GET", "POST"])
+@roles_required(REVIEWER)
+def affiliations():
+    form = AffiliationsForm()
+    if request.method == "GET":
+        form.names.data = "\n".join(db.session.scalars(
+            sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == current_user.id)
+            .order_by(ReviewerAffiliation.organization_name)))
+    if form.validate_on_submit():
+        services.set_affiliations(actor=current_user, reviewer=current_user, names=(form.names.data or "").splitlines())
+        flash("Affiliations saved.", "success")
+        return redirect(url_for("reviews.my_assignments"))
+    return render_template("reviews/affiliations.html", form=form)
+
+
+# Program officers -------------------------------------------------------------------------------
+
+
+def _program(program_id: int) -> Program:
+    return db.get_or_404(Program, program_id)
+
+
+@bp.route("/programs/<int:program_id>/reviews")
+@roles_required(PROGRAM_OFFICER, ADMIN)
+def manage(program_id: int):
+    program = _program(program_id)
+    applications = db.session.scalars(
+        sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        .options(joinedload(Application.organization)).order_by(Application.reference)
+    ).all()
+    assignments = db.session.scalars(
+        sa.select(ReviewAssignment).join(Application).where(Application.program_id == program.id)
+        .options(joinedload(ReviewAssignment.reviewer), joinedload(ReviewAssignment.application))
+        .order_by(Application.reference, ReviewAssignment.id)
+    ).all()
+    by_application: dict[int, list[ReviewAssignment]] = {}
+    for a in assignments:
+        by_application.setdefault(a.application_id, []).append(a)
+    progress: dict[int, dict] = {}
+    for a in assignments:
+        row = progress.setdefault(a.reviewer_id, {"reviewer": a.reviewer, "total": 0, "submitted": 0, "recused": 0})
+        row["total"] += 1
+        row["submitted"] += a.status == SUBMITTED
+        row["recused"] += a.status == RECUSED
+    form = AssignForm()
+    form.application_ids.choices = {a.id: f"{a.reference} – {a.organization.legal_name}" for a in applications}
+    form.reviewer_ids.choices = {r.id: r.name for r in services.reviewers()}
+    per_reviewer, overall = services.calibration(program)
+    active = [a for a in assignments if a.status != RECUSED]
+    return render_template(
+        "reviews/manage.html", program=program, applications=applications, by_application=by_application,
+        progress=sorted(progress.values(), key=lambda r: r["reviewer"].name), form=form,
+        done=sum(a.status == SUBMITTED for a in active), total=len(active),
+        calibration=per_reviewer, overall=overall,
+    )
+
+
+@bp.route("/programs/<int:program_id>/reviews/assign", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def assign(program_id: int):
+    program = _program(program_id)
+    form = AssignForm()
+    applications = {a.id: a for a in db.session.scalars(
+        sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW))}
+    pool = {r.id: r for r in services.reviewers()}
+    form.application_ids.choices = {a.id: a.reference for a in applications.values()}
+    form.reviewer_ids.choices = {r.id: r.name for r in pool.values()}
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+        return redirect(url_for("reviews.manage", program_id=program.id))
+    created, refused = 0, []
+    for application_id in form.application_ids.data:
+        for reviewer_id in form.reviewer_ids.data:
+            try:
+                with db.session.begin_nested():
+                    services.assign_reviewer(actor=current_user, application=applications[application_id], reviewer=pool[reviewer_id])
+                created += 1
+            except DomainError as error:
+                refused.append(error.message)
+    flash(f"{created} assignment(s) made.", "success" if created else "info")
+    for message in refused:
+        flash(message, "warning")
+    return redirect(url_for("reviews.manage", program_id=program.id))
+
+
+@bp.route("/programs/<int:program_id>/reviews/auto-assign", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def auto_assign(program_id: int):
+    program = _program(program_id)
+    try:
+        result = services.auto_assign(actor=current_user, program=program)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"Auto-assign made {result.created} assignment(s).", "success")
+        if result.unfilled:
+            flash(f"Not enough eligible reviewers for: {', '.join(result.unfilled)}.", "warning")
+    return redirect(url_for("reviews.manage", program_id=program.id))
+
+
+@bp.route("/reviews/<int:assignment_id>/remove", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def unassign(assignment_id: int):
+    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    program_id = assignment.application.program_id
+    try:
+        services.remove_assignment(actor=current_user, assignment=assignment)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash("Assignment removed.", "success")
+    return redirect(url_for("reviews.manage", program_id=program_id))
+
+
+@bp.route("/reviews/<int:assignment_id>/reopen", methods=["GET", "POST"])
+@roles_required(PROGRAM_OFFICER)
+def reopen(assignment_id: int):
+    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            services.reopen_review(actor=current_user, assignment=assignment, reason=form.reason.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Review reopened; {assignment.reviewer.name} has been told.", "success")
+            return redirect(url_for("reviews.summary", application_id=assignment.application_id))
+    return render_template("reviews/reopen.html", assignment=assignment, form=form)
+
+
+@bp.route("/programs/<int:program_id>/ranking")
+@roles_required(PROGRAM_OFFICER, ADMIN)
+def ranking(program_id: int):
+    program = _program(program_id)
+    order = "normalized" if request.args.get("order") == "normalized" else "raw"
+    rows = services.ranking(program, order)
+    page = max(request.args.get("page", 1, type=int), 1)
+    pages = max((len(rows) + RANKING_PER_PAGE - 1) // RANKING_PER_PAGE, 1)
+    start = (page - 1) * RANKING_PER_PAGE
+    return render_template(
+        "reviews/ranking.html", program=program, rows=rows[start:start + RANKING_PER_PAGE], first_rank=start + 1,
+        order=order, total=len(rows), page=page, pages=pages,
+    )
+
+
+@bp.route("/applications/<int:application_id>/reviews")
+@roles_required(PROGRAM_OFFICER, ADMIN)
+def summary(application_id: int):
+    application = db.get_or_404(Application, application_id)
+    assignments = db.session.scalars(
+        sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
+        .options(joinedload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.scores))
+        .order_by(ReviewAssignment.id)
+    ).all()
+    counted = [a for a in assignments if a.status == SUBMITTED]
+    scores = {(s.assignment_id, s.criterion_id): s for a in counted for s in a.scores}
+    return render_template(
+        "reviews/summary.html", application=application, assignments=assignments, counted=counted,
+        criteria=list(application.program.criteria), scores=scores,
+        decision=services.current_decision(application), decision_form=DecisionForm(),
+    )
+
+
+@bp.route("/programs/<int:program_id>/funding-line", methods=["GET"])
+@roles_required(PROGRAM_OFFICER, ADMIN)
+def funding_line(program_id: int):
+    program = _program(program_id)
+    form = FundingLineForm(request.args, meta={"csrf": False})
+    order = form.order.data if form.order.data in ("raw", "normalized") else "raw"
+    line = services.funding_line(program, order=order, reserve_partner_types=bool(form.reserve.data))
+    return render_template("reviews/funding_line.html", program=program, line=line, form=form, order=order,
+                           reserve=bool(form.reserve.data), approve_form=FundingLineForm(order=order, reserve=form.reserve.data))
+
+
+@bp.route("/programs/<int:program_id>/funding-line/approve", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def approve_above_line(program_id: int):
+    program = _program(program_id)
+    form = FundingLineForm()
+    order = form.order.data if form.order.data in ("raw", "normalized") else "raw"
+    if not form.validate_on_submit() or not form.confirm.data:
+        flash("Tick the confirmation box to approve every application above the line.", "error")
+        return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
+    try:
+        count = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data))
+    except DomainError as error:
+        db.session.rollback()
+        flash(f"Nothing was approved: {error.message}", "error")
+    else:
+        flash(f"{count} application(s) approved; the applicants have been notified.", "success")
+    return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
+
+
+@bp.route("/applications/<int:application_id>/decide", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def decide(application_id: int):
+    application = db.get_or_404(Application, application_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            services.decide(actor=current_user, application_id=application.id, outcome=form.outcome.data,
+                            approved_cents=form.approved_amount.data, rationale=form.rationale.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Decision recorded for {application.reference}; the applicant has been notified.", "success")
+            return redirect(url_for("reviews.summary", application_id=application.id))
+    assignments = db.session.scalars(
+        sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
+        .options(joinedload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.scores)).order_by(ReviewAssignment.id)
+    ).all()
+    counted = [a for a in assignments if a.status == SUBMITTED]
+    return render_template(
+        "reviews/summary.html", application=application, assignments=assignments, counted=counted,
+        criteria=list(application.program.criteria),
+        scores={(s.assignment_id, s.criterion_id): s for a in counted for s in a.scores},
+        decision=services.current_decision(application), decision_form=form,
+    )
+
+

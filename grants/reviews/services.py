@@ -1,0 +1,657 @@
+"""Review and scoring: assignment, the conflict-of-interest gate, scoring, ranking, decisions.
+
+Review mathematics (DESIGN.md): a review's total is Σ (points / max × weight) / Σ weight × 100.
+Spreads are population standard deviations (the square root of the mean squared deviation).
+A reviewer's totals are normalised to the program's scale with z-scores unless the reviewer has
+fewer than three submitted reviews in the program or no spread at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from grants.accounts.models import REVIEWER, Organization, User, UserRole
+from grants.applications.models import (
+    APPROVED,
+    AWARDED,
+    DECLINED,
+    UNDER_REVIEW,
+    WAITLISTED,
+    Application,
+    Partner,
+)
+from grants.audit.services import record_event
+from grants.db import lock_row, utcnow
+from grants.errors import DomainError
+from grants.extensions import db
+from grants.money import format_money
+from grants.notifications.services import external_url, queue_message
+from grants.programs.models import Criterion, Program
+from grants.reviews.models import (
+    ASSIGNED,
+    COI_CONFLICTED,
+    COI_NONE,
+    COI_PENDING,
+    IN_PROGRESS,
+    OUTCOMES,
+    RECOMMENDATIONS,
+    RECUSED,
+    SUBMITTED,
+    Decision,
+    ReviewAssignment,
+    ReviewerAffiliation,
+    Score,
+)
+
+MIN_REVIEWS_TO_NORMALIZE = 3
+# A recommendation "contradicts" its score when a reviewer says fund below this total,
+# or do-not-fund at or above the upper one.
+FUND_BELOW = 50.0
+DO_NOT_FUND_AT_OR_ABOVE = 70.0
+DECIDABLE = {UNDER_REVIEW, WAITLISTED}
+
+
+def review_total(points_by_criterion: dict[int, int], criteria: list[Criterion]) -> float:
+    """Σ (points / max × weight) over criteria, scaled to 0–100."""
+    total_weight = sum(c.weight for c in criteria)
+    if total_weight == 0:
+        return 0.0
+    raw = sum(points_by_criterion.get(c.id, 0) / c.max_points * c.weight for c in criteria)
+    return raw / total_weight * 100
+
+
+# Assignment -------------------------------------------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+def reviewer_is_affiliated(reviewer_id: int, application: Application) -> bool:
+    names = {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+    affiliations = db.session.scalars(
+        sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == reviewer_id)
+    ).all()
+    return any(_norm(a) in names for a in affiliations)
+
+
+def set_affiliations(*, actor: User, reviewer: User, names: list[str]) -> None:
+    cleaned = sorted({" ".join(n.split())[:200] for n in names if n.strip()}, key=str.lower)
+    before = sorted(db.session.scalars(sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == reviewer.id)))
+    db.session.execute(sa.delete(ReviewerAffiliation).where(ReviewerAffiliation.user_id == reviewer.id))
+    for name in cleaned:
+        db.session.add(ReviewerAffiliation(user_id=reviewer.id, organization_name=name))
+    record_event(actor, "reviewer.affiliations_set", reviewer, {"affiliations": {"before": before, "after": cleaned}})
+    db.session.flush()
+
+
+def reviewers() -> list[User]:
+    return db.session.scalars(
+        sa.select(User).join(UserRole).where(UserRole.role == REVIEWER, User.active.is_(True)).order_by(User.name, User.id)
+    ).all()
+
+
+def assign_reviewer(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
+    """Assign one reviewer; refused for a non-reviewer, an affiliated reviewer or a duplicate."""
+    if application.status != UNDER_REVIEW:
+        raise DomainError(f"{application.reference} is not under review; only eligible applications are assigned.")
+    if not reviewer.has_role(REVIEWER) or not reviewer.active:
+        raise DomainError(f"{reviewer.name} is not an active reviewer.")
+    if reviewer_is_affiliated(reviewer.id, application):
+        raise DomainError(f"{reviewer.name} is affiliated with the applicant or a partner of {application.reference}.")
+    exists = db.session.scalar(sa.select(ReviewAssignment.id).where(
+        ReviewAssignment.application_id == application.id, ReviewAssignment.reviewer_id == reviewer.id))
+    if exists:
+        raise DomainError(f"{reviewer.name} is already assigned to {application.reference}.")
+    assignment = ReviewAssignment(application_id=application.id, reviewer_id=reviewer.id, assigned_by_id=actor.id)
+    db.session.add(assignment)
+    db.session.flush()
+    record_event(actor, "review.assigned", application, {"assignment": assignment.id, "reviewer": reviewer.email})
+    program = application.program
+    deadline = f" by {_fmt(program.review_deadline)}" if program.review_deadline else ""
+    queue_message(
+        to=reviewer.email,
+        subject=f"Review assigned: {application.reference}",
+        body=(f"You have been asked to review application {application.reference} for {program.name}{deadline}.\n"
+              f"First declare whether you have a conflict of interest:\n"
+              f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
+    )
+    return assignment
+
+
+def _fmt(instant: datetime) -> str:
+    from grants.clock import format_instant
+
+    return format_instant(instant)
+
+
+@dataclass
+class AutoAssignResult:
+    created: int = 0
+    unfilled: list[str] = field(default_factory=list)
+
+
+def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
+    """Fill every application under review up to the program's reviewers-per-application.
+
+    Spreads the load: each slot goes to the eligible reviewer with the fewest assignments in the
+    program so far (ties by name). Skips affiliated reviewers and those already assigned.
+    """
+    result = AutoAssignResult()
+    pool = reviewers()
+    if not pool:
+        raise DomainError("There are no active reviewers to assign.")
+    load = dict.fromkeys((r.id for r in pool), 0)
+    counts = db.session.execute(
+        sa.select(ReviewAssignment.reviewer_id, sa.func.count())
+        .join(Application, Application.id == ReviewAssignment.application_id)
+        .where(Application.program_id == program.id, ReviewAssignment.status != RECUSED)
+        .group_by(ReviewAssignment.reviewer_id)
+    ).all()
+    for reviewer_id, count in counts:
+        if reviewer_id in load:
+            load[reviewer_id] = count
+    affiliations = defaultdict(set)
+    for user_id, name in db.session.execute(sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)):
+        affiliations[user_id].add(_norm(name))
+    applications = db.session.scalars(
+        sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        .options(sa.orm.selectinload(Application.partners), sa.orm.joinedload(Application.organization))
+        .order_by(Application.reference)
+    ).all()
+    existing = defaultdict(set)
+    for application_id, reviewer_id, status in db.session.execute(
+        sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id, ReviewAssignment.status)
+        .join(Application, Application.id == ReviewAssignment.application_id)
+        .where(Application.program_id == program.id)
+    ):
+        existing[application_id].add((reviewer_id, status))
+    by_id = {r.id: r for r in pool}
+    for application in applications:
+        taken = {reviewer_id for reviewer_id, _ in existing[application.id]}
+        active = sum(1 for _, status in existing[application.id] if status != RECUSED)
+        names = {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+        while active < program.reviewers_per_application:
+            candidates = [rid for rid in load if rid not in taken and not (affiliations[rid] & names)]
+            if not candidates:
+                result.unfilled.append(application.reference)
+                break
+            chosen = min(candidates, key=lambda rid: (load[rid], by_id[rid].name, rid))
+            assign_reviewer(actor=actor, application=application, reviewer=by_id[chosen])
+            taken.add(chosen)
+            load[chosen] += 1
+            active += 1
+            result.created += 1
+    record_event(actor, "review.auto_assigned", program, {"created": result.created, "unfilled": result.unfilled})
+    return result
+
+
+def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
+    if assignment.status == SUBMITTED:
+        raise DomainError("A submitted review cannot be removed; reopen it instead if it must change.")
+    application = assignment.application
+    record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": assignment.reviewer.email})
+    db.session.delete(assignment)
+    db.session.flush()
+
+
+# The reviewer's side ------------------------------------------------------------------------------
+
+
+def _own(actor: User, assignment: ReviewAssignment) -> None:
+    if assignment.reviewer_id != actor.id:
+        raise DomainError("This review is assigned to someone else.")
+
+
+def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: bool, reason: str | None) -> None:
+    """Record the reviewer's declaration; a conflict recuses them at once and tells the officer."""
+    _own(actor, assignment)
+    if assignment.coi_status != COI_PENDING:
+        raise DomainError("You have already made your declaration for this application.")
+    if conflicted and not (reason or "").strip():
+        raise DomainError("Describe the conflict.", "reason")
+    assignment.coi_declared_at = utcnow()
+    application = assignment.application
+    if conflicted:
+        assignment.coi_status = COI_CONFLICTED
+        assignment.coi_reason = reason.strip()
+        assignment.status = RECUSED
+        record_event(actor, "review.conflict_declared", application, {"assignment": assignment.id, "reason": assignment.coi_reason})
+        for officer in _program_officers():
+            queue_message(
+                to=officer.email,
+                subject=f"Conflict of interest declared on {application.reference}",
+                body=(f"{actor.name} declared a conflict of interest on {application.reference} and is recused.\n"
+                      f"Reason: {assignment.coi_reason}\n\nAssign another reviewer:\n"
+                      f"{external_url('reviews.manage', program_id=application.program_id)}"),
+            )
+    else:
+        assignment.coi_status = COI_NONE
+        record_event(actor, "review.no_conflict_declared", application, {"assignment": assignment.id})
+    db.session.flush()
+
+
+def _program_officers() -> list[User]:
+    from grants.accounts.models import PROGRAM_OFFICER
+
+    return db.session.scalars(
+        sa.select(User).join(UserRole).where(UserRole.role == PROGRAM_OFFICER, User.active.is_(True)).order_by(User.id)
+    ).all()
+
+
+def _require_scoring(actor: User, assignment: ReviewAssignment) -> None:
+    _own(actor, assignment)
+    if not assignment.may_see_content:
+        raise DomainError("Declare that you have no conflict of interest before scoring.")
+    if assignment.status == SUBMITTED:
+        raise DomainError("This review has been submitted and is locked.")
+
+
+def save_review(
+    *, actor: User, assignment: ReviewAssignment, points: dict[int, int | None], comments: dict[int, str],
+    overall_comment: str, recommendation: str | None,
+) -> None:
+    """Save scores as a draft. Points must be whole numbers from 0 to each criterion's maximum."""
+    _require_scoring(actor, assignment)
+    criteria = {c.id: c for c in assignment.application.program.criteria}
+    for criterion_id, value in points.items():
+        criterion = criteria.get(criterion_id)
+        if criterion is None:
+            raise DomainError("Unknown criterion.")
+        if value is not None and not 0 <= value <= criterion.max_points:
+            raise DomainError(f"{criterion.name}: give 0 to {criterion.max_points} points.", f"points_{criterion_id}")
+    if recommendation is not None and recommendation not in RECOMMENDATIONS:
+        raise DomainError("Choose a recommendation.", "recommendation")
+    existing = {score.criterion_id: score for score in assignment.scores}
+    for criterion_id in criteria:
+        score = existing.get(criterion_id)
+        if score is None:
+            score = Score(criterion_id=criterion_id)
+            assignment.scores.append(score)
+        score.points = points.get(criterion_id)
+        score.comment = comments.get(criterion_id, "") or ""
+    assignment.overall_comment = overall_comment or ""
+    assignment.recommendation = recommendation
+    if assignment.status == ASSIGNED:
+        assignment.status = IN_PROGRESS
+    record_event(actor, "review.saved", assignment.application, {
+        "assignment": assignment.id, "points": {str(k): v for k, v in sorted(points.items())}, "recommendation": recommendation,
+    })
+    db.session.flush()
+
+
+def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
+    """Lock a complete review, compute its total and freeze the program's rubric."""
+    assignment = lock_row(ReviewAssignment, assignment_id)
+    _require_scoring(actor, assignment)
+    criteria = list(assignment.application.program.criteria)
+    points = {s.criterion_id: s.points for s in assignment.scores}
+    missing = [c.name for c in criteria if points.get(c.id) is None]
+    if missing:
+        raise DomainError(f"Score every criterion before submitting (missing: {', '.join(missing)}).")
+    if assignment.recommendation is None:
+        raise DomainError("Choose a recommendation before submitting.", "recommendation")
+    assignment.total_score = review_total(points, criteria)
+    assignment.status = SUBMITTED
+    assignment.submitted_at = utcnow()
+    program = assignment.application.program
+    if program.rubric_frozen_at is None:
+        program.rubric_frozen_at = assignment.submitted_at
+        record_event(actor, "rubric.frozen", program, {"reason": "first review submitted"})
+    record_event(actor, "review.submitted", assignment.application, {
+        "assignment": assignment.id, "total_score": round(assignment.total_score, 4), "recommendation": assignment.recommendation,
+    })
+    db.session.flush()
+    return assignment
+
+
+def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> None:
+    if assignment.status != SUBMITTED:
+        raise DomainError("Only a submitted review can be reopened.")
+    if not reason.strip():
+        raise DomainError("Give the reason for reopening.", "reason")
+    assignment.status = IN_PROGRESS
+    previous = assignment.total_score
+    assignment.total_score = None
+    assignment.submitted_at = None
+    record_event(actor, "review.reopened", assignment.application, {"assignment": assignment.id, "reason": reason.strip(), "previous_total": previous})
+    queue_message(
+        to=assignment.reviewer.email,
+        subject=f"Review reopened: {assignment.application.reference}",
+        body=(f"The program officer reopened your review of {assignment.application.reference}.\nReason: {reason.strip()}\n\n"
+              f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
+    )
+    db.session.flush()
+
+
+# Ranking ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RankedApplication:
+    application_id: int
+    reference: str
+    title: str
+    organization: str
+    county: str
+    requested_cents: int
+    status: str
+    approved_cents: int | None
+    reviews: int
+    raw_mean: float | None
+    normalized_mean: float | None
+    median: float | None
+    stdev: float | None
+    minimum: float | None
+    maximum: float | None
+    contradictions: int
+    flags: list[str] = field(default_factory=list)
+    partner_types: list[str] = field(default_factory=list)
+
+    @property
+    def spread(self) -> float | None:
+        return None if self.minimum is None else self.maximum - self.minimum
+
+
+RANKED_STATUSES = (UNDER_REVIEW, APPROVED, DECLINED, WAITLISTED, AWARDED)
+
+
+def _submitted_reviews(program_id: int):
+    return (
+        sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id, ReviewAssignment.total_score.label("x"), ReviewAssignment.recommendation)
+        .join(Application, Application.id == ReviewAssignment.application_id)
+        .where(Application.program_id == program_id, Application.status.in_(RANKED_STATUSES),
+               ReviewAssignment.status == SUBMITTED)
+    )
+
+
+def ranking(program: Program, order: str = "raw") -> list[RankedApplication]:
+    """Every application under review or decided, with its review statistics, best first.
+
+    Three SQL queries whatever the size of the round: statistics (with normalisation done by window
+    functions), medians, and the applications with their partner types.
+    """
+    reviews = _submitted_reviews(program.id).subquery("r")
+    x = reviews.c.x
+    windowed = sa.select(
+        reviews.c.application_id, x, reviews.c.recommendation,
+        sa.func.count().over(partition_by=reviews.c.reviewer_id).label("rn"),
+        sa.func.avg(x).over(partition_by=reviews.c.reviewer_id).label("rmean"),
+        sa.func.avg(x * x).over(partition_by=reviews.c.reviewer_id).label("rsq"),
+        sa.func.avg(x).over().label("pmean"),
+        sa.func.avg(x * x).over().label("psq"),
+    ).subquery("w")
+    r_var = windowed.c.rsq - windowed.c.rmean * windowed.c.rmean
+    p_var = windowed.c.psq - windowed.c.pmean * windowed.c.pmean
+    # z-score against the reviewer, mapped back onto the program's scale (population SDs).
+    normalized = sa.case(
+        (sa.and_(windowed.c.rn >= MIN_REVIEWS_TO_NORMALIZE, r_var > 1e-9),
+         windowed.c.pmean + (windowed.c.x - windowed.c.rmean) * sa.func.sqrt(sa.case((p_var > 0, p_var), else_=0.0) / r_var)),
+        else_=windowed.c.x,
+    )
+    contradiction = sa.case(
+        (sa.or_(sa.and_(windowed.c.recommendation == "fund", windowed.c.x < FUND_BELOW),
+                sa.and_(windowed.c.recommendation == "do_not_fund", windowed.c.x >= DO_NOT_FUND_AT_OR_ABOVE)), 1),
+        else_=0,
+    )
+    stats_rows = db.session.execute(
+        sa.select(
+            windowed.c.application_id,
+            sa.func.count().label("n"),
+            sa.func.avg(windowed.c.x).label("mean"),
+            sa.func.avg(normalized).label("nmean"),
+            sa.func.avg(windowed.c.x * windowed.c.x).label("sq"),
+            sa.func.min(windowed.c.x).label("lo"),
+            sa.func.max(windowed.c.x).label("hi"),
+            sa.func.sum(contradiction).label("contradictions"),
+        ).group_by(windowed.c.application_id)
+    ).all()
+    stats = {row.application_id: row for row in stats_rows}
+    medians = _medians(program.id)
+
+    applications = db.session.execute(
+        sa.select(Application.id, Application.reference, Application.title, Application.requested_cents, Application.status,
+                  Application.approved_cents, Organization.legal_name.label("organization"), Organization.county)
+        .join(Organization, Organization.id == Application.organization_id)
+        .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
+    ).all()
+    partner_types = defaultdict(set)
+    for application_id, partner_type in db.session.execute(
+        sa.select(Partner.application_id, Partner.partner_type).join(Application)
+        .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
+    ):
+        partner_types[application_id].add(partner_type)
+
+    ranked = []
+    for app in applications:
+        row = stats.get(app.id)
+        n = row.n if row else 0
+        item = RankedApplication(
+            application_id=app.id, reference=app.reference, title=app.title, organization=app.organization,
+            county=app.county, requested_cents=app.requested_cents, status=app.status, approved_cents=app.approved_cents,
+            reviews=n,
+            raw_mean=float(row.mean) if row else None,
+            normalized_mean=float(row.nmean) if row else None,
+            median=medians.get(app.id),
+            stdev=math.sqrt(max(float(row.sq) - float(row.mean) ** 2, 0.0)) if row else None,
+            minimum=float(row.lo) if row else None,
+            maximum=float(row.hi) if row else None,
+            contradictions=int(row.contradictions) if row else 0,
+            partner_types=sorted(partner_types[app.id]),
+        )
+        if n < program.reviewers_per_application:
+            item.flags.append(f"Too few reviews ({n} of {program.reviewers_per_application})")
+        if item.spread is not None and item.spread > program.score_spread_threshold:
+            item.flags.append(f"Scores spread {item.spread:.1f} points")
+        if item.contradictions:
+            item.flags.append("Recommendation contradicts score")
+        ranked.append(item)
+    key = (lambda r: r.normalized_mean) if order == "normalized" else (lambda r: r.raw_mean)
+    ranked.sort(key=lambda r: (key(r) is None, -(key(r) or 0.0), r.reference))
+    return ranked
+
+
+def _medians(program_id: int) -> dict[int, float]:
+    reviews = _submitted_reviews(program_id).subquery("r")
+    ordered = sa.select(
+        reviews.c.application_id, reviews.c.x,
+        sa.func.row_number().over(partition_by=reviews.c.application_id, order_by=reviews.c.x).label("pos"),
+        sa.func.count().over(partition_by=reviews.c.application_id).label("n"),
+    ).subquery("o")
+    # The middle row, or the mean of the two middle rows.
+    rows = db.session.execute(
+        sa.select(ordered.c.application_id, sa.func.avg(ordered.c.x))
+        .where(sa.or_(ordered.c.pos == (ordered.c.n + 1) // 2, ordered.c.pos == (ordered.c.n + 2) // 2))
+        .group_by(ordered.c.application_id)
+    ).all()
+    return {application_id: float(value) for application_id, value in rows}
+
+
+@dataclass
+class ReviewerCalibration:
+    reviewer_id: int
+    name: str
+    reviews: int
+    mean: float
+    stdev: float
+
+
+def calibration(program: Program) -> tuple[list[ReviewerCalibration], ReviewerCalibration | None]:
+    """Each reviewer's count, mean and spread of submitted totals, and the program's own."""
+    reviews = _submitted_reviews(program.id).subquery("r")
+    rows = db.session.execute(
+        sa.select(User.id, User.name, sa.func.count(), sa.func.avg(reviews.c.x), sa.func.avg(reviews.c.x * reviews.c.x))
+        .join(User, User.id == reviews.c.reviewer_id)
+        .group_by(User.id, User.name)
+        .order_by(User.name, User.id)
+    ).all()
+    per_reviewer = [
+        ReviewerCalibration(rid, name, n, float(mean), math.sqrt(max(float(sq) - float(mean) ** 2, 0.0)))
+        for rid, name, n, mean, sq in rows
+    ]
+    total = db.session.execute(sa.select(sa.func.count(), sa.func.avg(reviews.c.x), sa.func.avg(reviews.c.x * reviews.c.x))).one()
+    overall = None
+    if total[0]:
+        overall = ReviewerCalibration(0, "All reviewers", total[0], float(total[1]), math.sqrt(max(float(total[2]) - float(total[1]) ** 2, 0.0)))
+    return per_reviewer, overall
+
+
+# Funding line -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FundingRow:
+    ranked: RankedApplication
+    funded: bool
+    reason: str
+    cumulative_cents: int
+
+
+@dataclass
+class FundingLine:
+    available_cents: int
+    committed_cents: int
+    rows: list[FundingRow]
+    line_after: int | None  # index of the last funded row in ranking order
+
+    @property
+    def funded_cents(self) -> int:
+        return sum(row.ranked.requested_cents for row in self.rows if row.funded)
+
+
+def committed_cents(program: Program) -> int:
+    """Amounts already approved or awarded in the program (they come off the budget first)."""
+    return db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Application.approved_cents), 0))
+        .where(Application.program_id == program.id, Application.status.in_((APPROVED, AWARDED)))
+    )
+
+
+def funding_line(program: Program, *, order: str = "raw", reserve_partner_types: bool = False) -> FundingLine:
+    """Walk the ranking and fund while the budget allows; change nothing.
+
+    With ``reserve_partner_types``, first reserve the best-ranked application for each eligible
+    partner type that has any, then fund the rest in order. The walk stops at the first
+    application that does not fit: that is where the line falls.
+    """
+    committed = committed_cents(program)
+    available = program.total_budget_cents - committed
+    candidates = [r for r in ranking(program, order) if r.status in DECIDABLE and r.reviews > 0]
+    remaining = available
+    funded: dict[int, str] = {}
+    if reserve_partner_types:
+        for partner_type in program.eligible_partner_types:
+            if any(partner_type in r.partner_types for r in candidates if r.application_id in funded):
+                continue
+            for r in candidates:
+                if partner_type in r.partner_types and r.application_id not in funded:
+                    if r.requested_cents <= remaining:
+                        funded[r.application_id] = f"Reserved: best-ranked with a {partner_type.replace('_', ' ')} partner"
+                        remaining -= r.requested_cents
+                    break
+    stopped = False
+    for r in candidates:
+        if r.application_id in funded or stopped:
+            continue
+        if r.requested_cents <= remaining:
+            funded[r.application_id] = "Within budget in rank order"
+            remaining -= r.requested_cents
+        else:
+            stopped = True
+    rows, cumulative, line_after = [], committed, None
+    for index, r in enumerate(candidates):
+        is_funded = r.application_id in funded
+        if is_funded:
+            cumulative += r.requested_cents
+            line_after = index
+        rows.append(FundingRow(r, is_funded, funded.get(r.application_id, "Below the line"), cumulative))
+    return FundingLine(available_cents=available, committed_cents=committed, rows=rows, line_after=line_after)
+
+
+# Decisions --------------------------------------------------------------------------------------
+
+
+def decide(*, actor: User, application_id: int, outcome: str, approved_cents: int | None, rationale: str) -> Decision:
+    """Approve (up to the requested amount), decline or waitlist, with a rationale; notify the applicant."""
+    application = lock_row(Application, application_id)
+    if outcome not in OUTCOMES:
+        raise DomainError("Choose approve, decline or waitlist.", "outcome")
+    if application.status not in DECIDABLE:
+        raise DomainError(f"{application.reference} is {application.status_label.lower()}; only applications under review or waitlisted can be decided.")
+    if not rationale.strip():
+        raise DomainError("Give the rationale for the decision.", "rationale")
+    if outcome == APPROVED:
+        if approved_cents is None:
+            approved_cents = application.requested_cents
+        if not 0 < approved_cents <= application.requested_cents:
+            raise DomainError(f"The approved amount must be more than $0 and at most the requested {format_money(application.requested_cents)}.", "approved_amount")
+        program = lock_row(Program, application.program_id)
+        remaining = program.total_budget_cents - committed_cents(program)
+        if approved_cents > remaining:
+            raise DomainError(
+                f"Approving {format_money(approved_cents)} would exceed the program budget: "
+                f"{format_money(remaining)} of {format_money(program.total_budget_cents)} remains.", "approved_amount")
+    else:
+        approved_cents = None
+    before = application.status
+    decision = Decision(application_id=application.id, outcome=outcome, approved_cents=approved_cents,
+                        rationale=rationale.strip(), decided_by_id=actor.id)
+    db.session.add(decision)
+    application.status = outcome
+    application.approved_cents = approved_cents
+    db.session.flush()
+    record_event(actor, "application.decided", application, {
+        "status": {"before": before, "after": outcome}, "approved_cents": approved_cents, "rationale": decision.rationale,
+    })
+    from grants.applications.services import _notify_members
+
+    wording = {
+        APPROVED: f"has been approved for {format_money(approved_cents or 0)}. The program officer will contact you about the award agreement.",
+        DECLINED: "was not selected for funding.",
+        WAITLISTED: "has been placed on the waiting list. If funds become available it may still be approved.",
+    }[outcome]
+    _notify_members(application, subject=f"Decision on application {application.reference}",
+                    body=(f"Application {application.reference}, \"{application.title}\", {wording}\n\n"
+                          f"{external_url('applications.view', application_id=application.id)}"))
+    return decision
+
+
+def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool) -> int:
+    """Approve every application above the funding line at its requested amount; returns how many."""
+    line = funding_line(program, order=order, reserve_partner_types=reserve_partner_types)
+    count = 0
+    for row in line.rows:
+        if row.funded:
+            decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
+                   approved_cents=row.ranked.requested_cents, rationale=f"Above the funding line ({row.reason.lower()}).")
+            count += 1
+    record_event(actor, "program.approved_above_line", program, {"approved": count, "order": order, "reserve_partner_types": reserve_partner_types})
+    return count
+
+
+def current_decision(application: Application) -> Decision | None:
+    return db.session.scalars(
+        sa.select(Decision).where(Decision.application_id == application.id).order_by(Decision.id.desc()).limit(1)
+    ).first()
+
+
+def shared_comments(application: Application) -> list[dict]:
+    """Submitted reviewers' comments for the applicant, without names, when the program shares them."""
+    if not application.program.share_reviewer_comments or application.status not in (APPROVED, DECLINED, WAITLISTED, AWARDED):
+        return []
+    assignments = db.session.scalars(
+        sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id, ReviewAssignment.status == SUBMITTED)
+        .options(sa.orm.selectinload(ReviewAssignment.scores).joinedload(Score.criterion))
+        .order_by(ReviewAssignment.id)
+    ).all()
+    return [
+        {"label": f"Reviewer {index}", "overall": a.overall_comment,
+         "criteria": [(s.criterion.name, s.comment) for s in sorted(a.scores, key=lambda s: s.criterion.position) if s.comment]}
+        for index, a in enumerate(assignments, start=1)
+    ]
+

@@ -1,0 +1,232 @@
+"""Reviewing through the web pages: the conflict gate, scoring, locking, ranking, decisions."""
+
+import pytest
+import sqlalchemy as sa
+
+from grants.applications.models import Application
+from grants.extensions import db
+from grants.notifications.models import OutboxMessage
+from grants.reviews import services as reviews
+from grants.reviews.models import ReviewAssignment
+from tests import factories
+
+
+@pytest.fixture
+def world(app):
+    officer = factories.make_user(email="po@state.gov", roles={"program_officer"})
+    member = factories.make_user(email="member@example.org")
+    organization = factories.make_organization(members=[member], legal_name="Lakeside Responders")
+    program = factories.make_program(officer=officer, reviewers_per_application=2, share_reviewer_comments=True)
+    application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
+    r1 = factories.make_user(email="r1@state.gov", name="Rita One", roles={"reviewer"})
+    r2 = factories.make_user(email="r2@state.gov", name="Raj Two", roles={"reviewer"})
+    r3 = factories.make_user(email="r3@state.gov", name="Ros Three", roles={"reviewer"})
+    db.session.commit()
+    return {"officer": officer, "member": member, "program": program, "application": application, "reviewers": (r1, r2, r3)}
+
+
+def _assign(world, reviewer):
+    assignment = reviews.assign_reviewer(actor=world["officer"], application=world["application"], reviewer=reviewer)
+    db.session.commit()
+    return assignment
+
+
+def test_reviewer_declares_no_conflict_scores_and_submits(world, make_client):
+    r1 = world["reviewers"][0]
+    assignment = _assign(world, r1)
+    browser = make_client(r1)
+    gate = browser.get(f"/reviews/{assignment.id}").data.decode()
+    assert "Lakeside Responders" in gate and "Library Partner" in gate
+    assert "Library and transit crisis partnership" not in gate  # no content before the declaration
+    assert browser.post_form(f"/reviews/{assignment.id}/declare", {"declaration": "none"}).status_code == 302
+    page = browser.get(f"/reviews/{assignment.id}").data.decode()
+    assert "Library and transit crisis partnership" in page
+    criteria = world["program"].criteria
+    form = {f"points_{c.id}": str(c.max_points) for c in criteria}
+    form.update({f"comment_{c.id}": "Strong" for c in criteria})
+    form.update({"overall_comment": "Fund it", "recommendation": "fund", "action": "submit"})
+    assert browser.post_form(f"/reviews/{assignment.id}", form).status_code == 302
+    db.session.refresh(assignment)
+    assert assignment.status == "submitted" and assignment.total_score == pytest.approx(100)
+    # Locked: a later post changes nothing.
+    browser.post_form(f"/reviews/{assignment.id}", {**form, f"points_{criteria[0].id}": "0", "action": "submit"})
+    db.session.refresh(assignment)
+    assert assignment.total_score == pytest.approx(100)
+    db.session.refresh(world["program"])
+    assert world["program"].rubric_frozen_at is not None
+
+
+def test_points_out_of_range_or_not_whole_are_refused(world, make_client):
+    r1 = world["reviewers"][0]
+    assignment = _assign(world, r1)
+    browser = make_client(r1)
+    browser.post_form(f"/reviews/{assignment.id}/declare", {"declaration": "none"})
+    c = world["program"].criteria[0]
+    for bad in (str(c.max_points + 1), "-1", "2.5", "ten"):
+        response = browser.post_form(f"/reviews/{assignment.id}", {f"points_{c.id}": bad, "action": "save"})
+        assert response.status_code == 200, bad
+        assert b"usa-error-message" in response.data, bad
+    assert not db.session.scalars(sa.select(ReviewAssignment)).one().scores
+
+
+def test_submitting_needs_every_criterion_and_a_recommendation(world, make_client):
+    r1 = world["reviewers"][0]
+    assignment = _assign(world, r1)
+    browser = make_client(r1)
+    browser.post_form(f"/reviews/{assignment.id}/declare", {"declaration": "none"})
+    c = world["program"].criteria[0]
+    response = browser.post_form(f"/reviews/{assignment.id}", {f"points_{c.id}": "1", "action": "submit"})
+    assert b"Score every criterion" in response.data
+    db.session.refresh(assignment)
+    assert assignment.status == "in_progress"
+
+
+def test_conflicted_and_unassigned_reviewers_never_see_content(world, make_client):
+    r1, r2, r3 = world["reviewers"]
+    application = world["application"]
+    attachment = application.attachments[0]
+    conflicted = _assign(world, r1)
+    pending = _assign(world, r3)
+    browser = make_client(r1)
+    assert browser.post_form(f"/reviews/{conflicted.id}/declare", {"declaration": "conflict", "reason": ""}).status_code == 200
+    browser.post_form(f"/reviews/{conflicted.id}/declare", {"declaration": "conflict", "reason": "I sit on its board"})
+    db.session.refresh(conflicted)
+    assert conflicted.status == "recused"
+    notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "po@state.gov", OutboxMessage.subject.contains("Conflict"))).one()
+    assert "I sit on its board" in notice.body
+    recused_page = browser.get(f"/reviews/{conflicted.id}").data.decode()
+    assert "recused" in recused_page and "Library and transit crisis partnership" not in recused_page
+    for who in (r1, r2, r3):  # conflicted, unassigned, assigned but not yet declared
+        client = make_client(who)
+        for url in (f"/applications/{application.id}", f"/attachments/{attachment.id}", f"/applications/{application.id}/reviews"):
+            assert client.get(url).status_code in (403, 404), (who.email, url)
+    assert make_client(r2).get(f"/reviews/{pending.id}").status_code == 404  # someone else's assignment
+
+
+def test_reviewers_do_not_see_each_others_scores(world, make_client):
+    r1, r2, _ = world["reviewers"]
+    factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=[7, 13, 21])
+    second = _assign(world, r2)
+    db.session.commit()
+    browser = make_client(r2)
+    browser.post_form(f"/reviews/{second.id}/declare", {"declaration": "none"})
+    page = browser.get(f"/reviews/{second.id}").data.decode()
+    assert "Rita One" not in page and 'value="21"' not in page
+
+
+def test_auto_assign_fills_evenly_and_skips_affiliated_reviewers(world, make_client):
+    officer, program = world["officer"], world["program"]
+    r1, r2, r3 = world["reviewers"]
+    reviews.set_affiliations(actor=r1, reviewer=r1, names=["lakeside responders"])
+    member = world["member"]
+    for i in range(3):
+        organization = factories.make_organization(members=[member], legal_name=f"Other Org {i}")
+        factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
+    db.session.commit()
+    assert make_client(officer).post_form(f"/programs/{program.id}/reviews/auto-assign").status_code == 302
+    rows = db.session.execute(sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id)).all()
+    per_application = {}
+    for application_id, reviewer_id in rows:
+        per_application.setdefault(application_id, set()).add(reviewer_id)
+    assert all(len(reviewers) == 2 for reviewers in per_application.values())
+    assert r1.id not in per_application[world["application"].id]
+    load = [sum(1 for _, rid in rows if rid == r.id) for r in (r1, r2, r3)]
+    assert max(load) - min(load) <= 1 and sum(load) == 8
+
+
+def test_officer_reopens_a_review_with_a_reason(world, make_client):
+    r1 = world["reviewers"][0]
+    assignment = factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=[5, 5, 5])
+    db.session.commit()
+    officer = make_client(world["officer"])
+    assert b"Give a reason." in officer.post_form(f"/reviews/{assignment.id}/reopen", {"reason": ""}).data
+    officer.post_form(f"/reviews/{assignment.id}/reopen", {"reason": "Scored the wrong application"})
+    db.session.refresh(assignment)
+    assert assignment.status == "in_progress" and assignment.total_score is None
+    assert reviews.ranking(world["program"])[0].reviews == 0
+
+
+def test_ranking_and_summary_pages_show_the_numbers(world, make_client):
+    r1, r2, _ = world["reviewers"]
+    factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=[10, 20, 30])
+    factories.review(officer=world["officer"], application=world["application"], reviewer=r2, points=[0, 0, 0], recommendation="do_not_fund")
+    db.session.commit()
+    officer = make_client(world["officer"])
+    ranking = officer.get(f"/programs/{world['program'].id}/ranking").data.decode()
+    assert world["application"].reference in ranking and "50.0" in ranking and "Scores spread 100.0 points" in ranking
+    assert officer.get(f"/programs/{world['program'].id}/ranking?order=normalized").status_code == 200
+    summary = officer.get(f"/applications/{world['application'].id}/reviews").data.decode()
+    assert "Rita One" in summary and "Raj Two" in summary and "100.0" in summary and "0.0" in summary
+
+
+def test_decision_is_audited_notified_and_shown_to_the_applicant_without_reviewer_names(world, make_client):
+    r1 = world["reviewers"][0]
+    factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=[10, 20, 30])
+    db.session.commit()
+    application = world["application"]
+    officer = make_client(world["officer"])
+    too_much = officer.post_form(f"/applications/{application.id}/decide", {"outcome": "approved", "approved_amount": str(application.requested_cents), "rationale": "Strong"})
+    assert b"at most the requested" in too_much.data
+    response = officer.post_form(f"/applications/{application.id}/decide", {"outcome": "approved", "approved_amount": "40,000", "rationale": "Strong partnership"})
+    assert response.status_code == 302
+    db.session.refresh(application)
+    assert application.status == "approved" and application.approved_cents == 4_000_000
+    notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "member@example.org", OutboxMessage.subject.contains("Decision"))).one()
+    assert "$40,000.00" in notice.body
+    page = make_client(world["member"]).get(f"/applications/{application.id}").data.decode()
+    assert "Approved" in page and "Comment on Criterion 1" in page and "Reviewer 1" in page
+    assert "Rita One" not in page and "r1@state.gov" not in page
+
+
+def test_approve_all_above_the_line_needs_confirmation(world, make_client):
+    r1 = world["reviewers"][0]
+    factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=[10, 20, 30])
+    db.session.commit()
+    officer = make_client(world["officer"])
+    page = officer.get(f"/programs/{world['program'].id}/funding-line?reserve=y").data.decode()
+    assert "Funding line" in page and world["application"].reference in page
+    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw"})
+    db.session.refresh(world["application"])
+    assert world["application"].status == "under_review"
+    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw", "confirm": "y"})
+    db.session.refresh(world["application"])
+    assert world["application"].status == "approved"
+    assert world["application"].approved_cents == world["application"].requested_cents
+
+
+def _count_queries(app, browser, url):
+    from sqlalchemy import event
+
+    from grants.extensions import db as database
+
+    statements = []
+
+    def count(*_args, **_kwargs):
+        statements.append(1)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        assert browser.get(url).status_code == 200
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    return len(statements)
+
+
+def test_ranking_and_funding_line_query_counts_do_not_grow_with_the_round(world, make_client, app):
+    officer, program, member = world["officer"], world["program"], world["member"]
+    r1, r2, _ = world["reviewers"]
+    browser = make_client(officer)
+
+    def add(n):
+        for i in range(n):
+            organization = factories.make_organization(members=[member])
+            application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer, partners=("library",))
+            for reviewer in (r1, r2):
+                factories.review(officer=officer, application=application, reviewer=reviewer, points=[i % 10, 5, 7])
+        db.session.commit()
+
+    add(2)
+    small = [_count_queries(app, browser, f"/programs/{program.id}/ranking"), _count_queries(app, browser, f"/programs/{program.id}/funding-line")]
+    add(10)
+    large = [_count_queries(app, browser, f"/programs/{program.id}/ranking"), _count_queries(app, browser, f"/programs/{program.id}/funding-line")]
+    assert small == large
