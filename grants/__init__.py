@@ -6,7 +6,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask, g, request, url_for
+from flask import Flask, abort, g, request, url_for
 
 from config import CONFIGS
 
@@ -22,6 +22,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     )
     load_config(app, config_name or os.environ.get("FLASK_CONFIG", "development"), overrides)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_request_boundary(app)
@@ -90,6 +91,19 @@ def register_extensions(app: Flask) -> None:
     )
 
 
+def register_url_converters(app: Flask) -> None:
+    from werkzeug.routing import IntegerConverter
+
+    class DatabaseIdConverter(IntegerConverter):
+        """An <int:…> that never exceeds a database integer, so huge ids are a 404, not a 500."""
+
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", 2**31 - 1)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = DatabaseIdConverter
+
+
 def register_blueprints(app: Flask) -> None:
     from importlib import import_module
 
@@ -109,6 +123,13 @@ def register_request_boundary(app: Flask) -> None:
     """One commit per request: commit on 2xx/3xx, roll back otherwise; then send queued mail."""
     from grants.extensions import db
     from grants.notifications.services import deliver_pending
+
+    @app.before_request
+    def refuse_nul_characters():
+        # No one types NUL; PostgreSQL refuses it in text, so answer 400 before any query sees it.
+        values = [*request.args.values(), *request.form.values(), request.path]
+        if any("\x00" in value for value in values):
+            abort(400)
 
     @app.after_request
     def commit_or_rollback(response):

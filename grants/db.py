@@ -76,6 +76,21 @@ def _may_write() -> bool:
     return True
 
 
+MAX_PAGE = 100_000
+
+
+def page_number() -> int:
+    """The ?page= number: 1 when missing or junk, and never so large that the OFFSET overflows."""
+    return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+
+
+def paginate(stmt, per_page: int = 25):
+    """One page of ``stmt`` for the current request (Flask-SQLAlchemy's Pagination)."""
+    from grants.extensions import db
+
+    return db.paginate(stmt, page=page_number(), per_page=per_page, error_out=False)
+
+
 def lock_row(model, row_id: int):
     """Load a row for update: ``SELECT … FOR UPDATE`` on PostgreSQL.
 

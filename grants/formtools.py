@@ -58,11 +58,10 @@ class AgencyDateTimeField(StringField):
             self.data = None
             return
         try:
-            local = datetime.strptime(self.raw_text[:16], self.FORMAT)
-        except ValueError as exc:
+            self.data = local_to_utc(datetime.strptime(self.raw_text[:16], self.FORMAT))
+        except (ValueError, OverflowError) as exc:  # OverflowError: too near year 1 or 9999
             self.data = None
             raise ValueError("Enter a date and time, like 2026-03-31 17:00.") from exc
-        self.data = local_to_utc(local)
 
     def _value(self):
         if self.raw_text:

@@ -19,6 +19,8 @@ def parse_money(text: str | None) -> int:
     value = (text or "").strip()
     if not value:
         raise MoneyError("Enter an amount.")
+    if len(value) > 30:
+        raise MoneyError("That amount is too large.")
     if value.startswith("-") or value.startswith("$-") or value.startswith("("):
         raise MoneyError("Enter an amount that is zero or more.")
     match = _MONEY.match(value)

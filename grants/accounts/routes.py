@@ -18,6 +18,7 @@ from grants.accounts.forms import (
     StaffUserForm,
 )
 from grants.accounts.models import ADMIN, Membership, Organization, User, UserRole
+from grants.db import paginate
 from grants.errors import DomainError
 from grants.extensions import db, login_manager
 from grants.formtools import apply_domain_error
@@ -264,7 +265,7 @@ def admin_users():
         stmt = stmt.where(sa.or_(sa.func.lower(User.name).like(like), User.email.like(like)))
     if role:
         stmt = stmt.where(User.id.in_(sa.select(UserRole.user_id).where(UserRole.role == role)))
-    page = db.paginate(stmt, per_page=25, error_out=False)
+    page = paginate(stmt, per_page=25)
     return render_template("accounts/admin_users.html", page=page, q=q, role=role)
 
 

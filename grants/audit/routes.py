@@ -7,6 +7,7 @@ from grants.accounts.models import ADMIN
 from grants.audit import bp
 from grants.audit.models import AuditEvent
 from grants.clock import local_to_utc
+from grants.db import paginate
 from grants.extensions import db
 from grants.permissions import roles_required
 
@@ -36,7 +37,7 @@ def log():
         stmt = stmt.where(AuditEvent.occurred_at >= local_to_utc(datetime.combine(date_from, time.min)))
     if date_to:
         stmt = stmt.where(AuditEvent.occurred_at < local_to_utc(datetime.combine(date_to + timedelta(days=1), time.min)))
-    page = db.paginate(stmt, per_page=50, error_out=False)
+    page = paginate(stmt, per_page=50)
     actions = db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
     entity_types = db.session.scalars(sa.select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)).all()
     return render_template(

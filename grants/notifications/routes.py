@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 
 from grants.accounts.models import ADMIN
 from grants.audit.services import record_event
+from grants.db import paginate
 from grants.extensions import db
 from grants.notifications import bp
 from grants.notifications.models import OutboxMessage
@@ -16,7 +17,7 @@ from grants.permissions import roles_required
 @roles_required(ADMIN)
 def outbox():
     stmt = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())
-    page = db.paginate(stmt, per_page=50, error_out=False)
+    page = paginate(stmt, per_page=50)
     pending = db.session.scalar(sa.select(sa.func.count()).where(OutboxMessage.sent_at.is_(None)))
     return render_template("notifications/outbox.html", page=page, pending=pending, form=FlaskForm())
 

@@ -132,6 +132,8 @@ def update_criterion(*, actor: User, criterion: Criterion, name: str, guidance: 
 def remove_criterion(*, actor: User, criterion: Criterion) -> None:
     program = criterion.program
     _check_rubric_editable(program)
+    if program.status != "draft" and len(program.criteria) == 1:
+        raise DomainError("A published program needs at least one rubric criterion; add another before removing this one.")
     program.criteria.remove(criterion)
     record_event(actor, "rubric.criterion_removed", program, {"criterion": criterion.id, "name": criterion.name})
     _renumber(program)

@@ -526,10 +526,10 @@ class FundingLine:
 
 def committed_cents(program: Program) -> int:
     """Amounts already approved or awarded in the program (they come off the budget first)."""
-    return db.session.scalar(
+    return int(db.session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Application.approved_cents), 0))
         .where(Application.program_id == program.id, Application.status.in_((APPROVED, AWARDED)))
-    )
+    ))
 
 
 def funding_line(program: Program, *, order: str = "raw", reserve_partner_types: bool = False) -> FundingLine:

@@ -71,3 +71,21 @@ def test_times_come_back_as_utc_instants(app, applicant):
     reloaded = db.session.scalar(sa.select(type(applicant)).where(type(applicant).id == applicant.id))
     assert reloaded.created_at.tzinfo is not None
     assert reloaded.created_at.utcoffset().total_seconds() == 0
+
+
+def test_nul_characters_are_refused_before_any_query(client, applicant):
+    from tests.conftest import login
+
+    login(client, applicant.email)
+    assert client.get("/admin/audit/?actor=a%00b").status_code in (400, 403)
+    response = client.post_form("/organizations/new", {"legal_name": "Bad\x00Name"})
+    assert response.status_code == 400
+
+
+def test_huge_ids_and_page_numbers_are_not_errors(client, applicant, admin):
+    from tests.conftest import login
+
+    login(client, admin.email)
+    assert client.get("/organizations/99999999999999999999").status_code == 404
+    assert client.get("/admin/users?page=99999999999999999999").status_code == 200
+    assert client.get("/admin/audit/?page=-5").status_code == 200
