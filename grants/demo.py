@@ -131,6 +131,7 @@ def load(*, seed: int) -> list[tuple[str, str]]:
     officer = users["officer@example.gov"]
     open_program, closed_program = _programs(officer)
     _applications(rng, users, organizations, open_program, closed_program, officer)
+    _reviews(rng, users, open_program, closed_program, officer)
     return LOGINS
 
 
@@ -231,3 +232,42 @@ def _applications(rng, users, organizations, open_program, closed_program, offic
                 "title": TITLES[index], "summary": "", "need": "", "approach": "", "counties_served": organization.county,
                 "awareness_component": None, "awareness_plan": "", "expected_outcomes": "",
             })
+
+
+def _reviews(rng, users, open_program, closed_program, officer) -> None:
+    """The pilot is fully reviewed (one reviewer recused), ready for the funding line; the open
+    round's submitted application waits for its reviewers' conflict declarations."""
+    from grants.applications.models import UNDER_REVIEW, Application
+    from grants.reviews import services as reviews
+
+    panel = [users["reviewer@example.gov"], users["reviewer2@example.gov"], users["reviewer3@example.gov"]]
+    reviews.set_affiliations(actor=panel[1], reviewer=panel[1], names=["Lake County Food Bank"])
+    pilot = db.session.scalars(
+        sa.select(Application).where(Application.program_id == closed_program.id, Application.status == UNDER_REVIEW)
+        .order_by(Application.reference)
+    ).all()
+    criteria = list(closed_program.criteria)
+    for index, application in enumerate(pilot):
+        for reviewer in panel:
+            assignment = reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)
+            conflicted = reviewer is panel[2] and index == len(pilot) - 1
+            reviews.declare_conflict(actor=reviewer, assignment=assignment, conflicted=conflicted,
+                                     reason="I advised this organization's board last year." if conflicted else None)
+            if conflicted:
+                continue
+            strength = 0.55 + 0.15 * (len(pilot) - index) / len(pilot) + rng.uniform(-0.1, 0.1)
+            points = {c.id: max(0, min(c.max_points, round(c.max_points * (strength + rng.uniform(-0.1, 0.1))))) for c in criteria}
+            reviews.save_review(actor=reviewer, assignment=assignment, points=points,
+                                comments={c.id: rng.choice(["Clear and well supported.", "Needs more local data.", "Strong partner commitment.", "Budget is reasonable."]) for c in criteria},
+                                overall_comment="A credible partnership plan." if strength > 0.6 else "Promising but thin on detail.",
+                                recommendation="fund" if strength > 0.62 else "fund_with_conditions")
+            reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
+    submitted = db.session.scalars(
+        sa.select(Application).where(Application.program_id == open_program.id, Application.status == "submitted")
+    ).all()
+    for application in submitted:
+        from grants.applications import services as applications
+
+        applications.screen_application(actor=officer, application=application, eligible=True, reason=None)
+        for reviewer in (panel[0], panel[2]):
+            reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)
