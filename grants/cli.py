@@ -66,6 +66,59 @@ def send_outbox():
     click.echo(f"Sent {total_sent} message(s); {total_failed} failed and stay queued.")
 
 
+def _program_by_slug(slug: str | None):
+    import sqlalchemy as sa
+
+    from grants.programs.models import Program
+
+    if not slug:
+        return None
+    program = db.session.scalar(sa.select(Program).where(Program.slug == slug))
+    if program is None:
+        raise click.ClickException(f"No program with the slug {slug!r}.")
+    return program
+
+
+@grants_cli.command("export-ledger")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@click.option("--program", "slug", default=None, help="Program slug (default: all programs).")
+@click.option("--fiscal-year", type=int, default=None, help="Only this fiscal year.")
+def export_ledger(path: str, slug: str | None, fiscal_year: int | None):
+    """Write the award ledger workbook to PATH (progress on standard error)."""
+    from grants.exports.services import LedgerFilters, award_ledger_workbook, count_awards
+
+    filters = LedgerFilters(program=_program_by_slug(slug), fiscal_year=fiscal_year)
+    total = count_awards(filters)
+    with click.progressbar(length=total, label="Awards", file=sys.stderr) as bar:
+        counts = award_ledger_workbook(path, filters=filters, generated_by="flask grants export-ledger", progress=bar.update)
+    click.echo(f"Wrote {path}: {counts.awards} awards, {counts.disbursements} disbursements, {counts.amendments} amendments.")
+
+
+@grants_cli.command("export-360giving")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@click.option("--program", "slug", default=None, help="Program slug (default: all programs).")
+def export_360giving(path: str, slug: str | None):
+    """Write the grants in the 360Giving spreadsheet layout to PATH."""
+    from grants.exports.services import LedgerFilters, count_awards, giving360_workbook
+
+    program = _program_by_slug(slug)
+    total = count_awards(LedgerFilters(program=program))
+    with click.progressbar(length=total, label="Grants", file=sys.stderr) as bar:
+        count = giving360_workbook(path, program=program, progress=bar.update)
+    click.echo(f"Wrote {path}: {count} grants.")
+
+
+@grants_cli.command("send-reminders")
+def send_reminders():
+    """Queue reminders for progress reports due within 14 days and overdue ones (once per stage)."""
+    from grants.awards.services import queue_report_reminders
+    from grants.db import utcnow
+
+    queued = queue_report_reminders(utcnow().date())
+    db.session.commit()
+    click.echo(f"Queued {queued} reminder(s).")
+
+
 @grants_cli.command("demo-data")
 @click.option("--seed", default=2026, show_default=True, help="Seed for the random parts, so runs repeat.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")

@@ -6,3 +6,4 @@ from grants.notifications.models import OutboxMessage  # noqa: F401
 from grants.applications.models import Application, Attachment, BudgetLine, Partner  # noqa: F401
 from grants.programs.models import Criterion, Program  # noqa: F401
 from grants.reviews.models import Decision, ReviewAssignment, ReviewerAffiliation, Score  # noqa: F401
+from grants.awards.models import Amendment, Award, Disbursement, ProgressReport  # noqa: F401

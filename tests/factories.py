@@ -121,7 +121,7 @@ def make_program(*, officer=None, status="published", criteria=3, **overrides):
     return program
 
 
-def make_application(*, program, organization, actor, complete=True, partners=("library", "transit")):
+def make_application(*, program, organization, actor, complete=True, partners=("library", "transit"), requested_cents=None):
     """A draft; with ``complete``, every section filled so it can be submitted."""
     from grants.applications import services as applications
 
@@ -142,7 +142,7 @@ def make_application(*, program, organization, actor, complete=True, partners=("
                 "partner_type": partner_type, "name": f"{partner_type.title()} Partner", "contact_name": "Pat",
                 "contact_email": "pat@example.org", "role": "Hosts responders",
             }, letter=pdf_upload())
-        requested = program.award_floor_cents * 2
+        requested = requested_cents or program.award_floor_cents * 2
         applications.save_budget(actor=actor, application=application, lines=[
             {"category": "personnel", "description": "Two counselors", "amount_cents": requested - 100_000},
             {"category": "outreach", "description": "Posters", "amount_cents": 100_000},
@@ -175,3 +175,25 @@ def review(*, officer, application, reviewer, points: list[int] | None, recommen
         reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
     db.session.flush()
     return assignment
+
+
+def make_award(*, officer=None, program=None, amount_cents=None, active=True, **kwargs):
+    """An approved application turned into an award (active unless told otherwise)."""
+    from datetime import date
+
+    from grants.awards import services as awards
+    from grants.reviews import services as reviews
+
+    officer = officer or make_user(roles={"program_officer"})
+    program = program or make_program(officer=officer)
+    member = kwargs.pop("member", None) or make_user()
+    organization = kwargs.pop("organization", None) or make_organization(members=[member])
+    application = make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
+                                            requested_cents=amount_cents)
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=amount_cents, rationale="Strong")
+    award = awards.create_award(actor=officer, application_id=application.id, amount_cents=None,
+                                start_date=kwargs.pop("start_date", date(2027, 1, 1)), end_date=kwargs.pop("end_date", date(2027, 12, 31)), conditions="")
+    if active:
+        awards.activate_award(actor=officer, award=award, signed_on=date(2026, 11, 1))
+    db.session.flush()
+    return award

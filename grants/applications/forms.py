@@ -107,7 +107,7 @@ class BudgetForm(FlaskForm):
 class AttachmentForm(FlaskForm):
     kind = SelectField(
         "Document type",
-        choices={"": "- Select -", **{k: v for k, v in ATTACHMENT_KINDS.items() if k != "commitment_letter"}},
+        choices={"": "- Select -", **{k: v for k, v in ATTACHMENT_KINDS.items() if k not in ("commitment_letter", "payment_documentation")}},
         validators=[DataRequired("Choose the document type.")],
     )
     file = FileField("File", description="PDF, Word, Excel, PNG or JPEG.")

@@ -48,6 +48,7 @@ ATTACHMENT_KINDS = {
     "letter_of_support": "Letter of support",
     "organizational_chart": "Organizational chart",
     "other": "Other supporting document",
+    "payment_documentation": "Payment request documentation",
 }
 
 
@@ -170,6 +171,8 @@ class Attachment(db.Model):
         sa.ForeignKey("application.id", ondelete="CASCADE"), index=True
     )
     partner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("partner.id", ondelete="CASCADE"), index=True)
+    # Supporting documentation of a payment request (the file also belongs to the application).
+    disbursement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("disbursement.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(40))
     original_name: Mapped[str] = mapped_column(sa.String(255))
     stored_name: Mapped[str] = mapped_column(sa.String(64), unique=True)

@@ -231,7 +231,7 @@ def budget_problems(application: Application) -> list[str]:
 
 def add_attachment(*, actor: User, application: Application, kind: str, file: FileStorage | None) -> Attachment:
     _editable(actor, application)
-    if kind not in ATTACHMENT_KINDS or kind == "commitment_letter":
+    if kind not in ATTACHMENT_KINDS or kind in ("commitment_letter", "payment_documentation"):
         raise DomainError("Choose what kind of document this is.", "kind")
     return _attach(actor=actor, application=application, kind=kind, stored=store_upload(file, "file"))
 

@@ -56,6 +56,7 @@ class Program(db.Model):
     rubric_frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Next sequence number for application references; taken under a row lock.
     last_application_number: Mapped[int] = mapped_column(default=0)
+    last_award_number: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     criteria: Mapped[list[Criterion]] = relationship(

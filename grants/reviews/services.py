@@ -525,11 +525,10 @@ class FundingLine:
 
 
 def committed_cents(program: Program) -> int:
-    """Amounts already approved or awarded in the program (they come off the budget first)."""
-    return int(db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Application.approved_cents), 0))
-        .where(Application.program_id == program.id, Application.status.in_((APPROVED, AWARDED)))
-    ))
+    """Money already promised by the program: awards and approvals not yet awarded."""
+    from grants.awards.services import committed_cents as program_commitments
+
+    return program_commitments(program.id)
 
 
 def funding_line(program: Program, *, order: str = "raw", reserve_partner_types: bool = False) -> FundingLine:

@@ -1,0 +1,574 @@
+"""Awards and post-award: where public money moves.
+
+Invariants (DESIGN.md), each checked under a lock in the transaction that could break it:
+1. the awards of a program never total more than its budget (the program row is locked);
+2. the non-void payments of an award never total more than its current amount (the award row
+   is locked). Termination de-obligates the unpaid balance, so every award's current amount,
+   terminated or not, counts against the budget: a stricter form of invariant 1 that keeps money
+   already paid on a terminated award inside the budget.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+
+from grants.accounts.models import Membership, User
+from grants.applications.models import APPROVED as APPLICATION_APPROVED
+from grants.applications.models import AWARDED, Application, Attachment
+from grants.audit.services import record_event
+from grants.awards.models import (
+    ACCEPTED,
+    ACTIVE,
+    APPROVED,
+    CLOSED,
+    DUE,
+    NON_VOID,
+    PAID,
+    PENDING_AGREEMENT,
+    PENDING_PAYMENT,
+    REPORT_METRICS,
+    REQUESTED,
+    REVISION_REQUESTED,
+    SUBMITTED,
+    TERMINATED,
+    VOID,
+    Amendment,
+    Award,
+    Disbursement,
+    ProgressReport,
+)
+from grants.db import lock_row, utcnow
+from grants.errors import DomainError
+from grants.extensions import db
+from grants.money import format_money
+from grants.notifications.services import external_url, queue_message
+from grants.permissions import is_member
+from grants.programs.models import Program
+from grants.uploads import store_upload
+
+REPORT_GRACE_DAYS = 30  # a quarterly report is due this long after its period ends
+REMINDER_DAYS = 14
+
+
+# Figures --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AwardFigures:
+    amount_cents: int
+    paid_cents: int
+    pending_cents: int  # requested or approved, not yet paid
+
+    @property
+    def remaining_cents(self) -> int:
+        """What can still be requested: the amount less every non-void payment."""
+        return self.amount_cents - self.paid_cents - self.pending_cents
+
+
+def award_figures(award: Award) -> AwardFigures:
+    paid, pending = db.session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)), 0),
+        ).where(Disbursement.award_id == award.id)
+    ).one()
+    return AwardFigures(award.amount_cents, int(paid), int(pending))
+
+
+def committed_cents(program_id: int, *, excluding_application_id: int | None = None) -> int:
+    """Money the program has promised: every award's current amount, plus approvals not yet awarded."""
+    awarded = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Award.amount_cents), 0)).where(Award.program_id == program_id)
+    )
+    approved = sa.select(sa.func.coalesce(sa.func.sum(Application.approved_cents), 0)).where(
+        Application.program_id == program_id, Application.status == APPLICATION_APPROVED
+    )
+    if excluding_application_id is not None:
+        approved = approved.where(Application.id != excluding_application_id)
+    return int(awarded) + int(db.session.scalar(approved))
+
+
+def _refuse_over_budget(program: Program, committed: int, adding: int, what: str) -> None:
+    if committed + adding > program.total_budget_cents:
+        raise DomainError(
+            f"{what} would take the program's commitments to {format_money(committed + adding)}, over its budget of "
+            f"{format_money(program.total_budget_cents)}: only {format_money(program.total_budget_cents - committed)} remains.",
+            "amount",
+        )
+
+
+# Awards ---------------------------------------------------------------------------------------
+
+
+def create_award(
+    *, actor: User, application_id: int, amount_cents: int | None, start_date: date, end_date: date, conditions: str
+) -> Award:
+    """Turn an approved application into an award within the program's budget.
+
+    Locks the program row; raises DomainError (field ``amount``) with the figures when over budget.
+    """
+    application = lock_row(Application, application_id)
+    if application.status != APPLICATION_APPROVED:
+        raise DomainError(f"Only an approved application can be awarded; {application.reference} is {application.status_label.lower()}.")
+    if end_date <= start_date:
+        raise DomainError("The period of performance must end after it starts.", "end_date")
+    amount = application.approved_cents if amount_cents is None else amount_cents
+    if amount is None or amount <= 0:
+        raise DomainError("Enter the award amount.", "amount")
+    program = lock_row(Program, application.program_id)
+    _refuse_over_budget(program, committed_cents(program.id, excluding_application_id=application.id), amount, f"An award of {format_money(amount)}")
+    program.last_award_number += 1
+    award = Award(
+        award_number=f"{program.code}-{program.fiscal_year}-A{program.last_award_number:04d}",
+        application_id=application.id, program_id=program.id, amount_cents=amount, original_cents=amount,
+        start_date=start_date, end_date=end_date, status=PENDING_AGREEMENT, conditions=conditions.strip(),
+        created_by_id=actor.id,
+    )
+    db.session.add(award)
+    application.status = AWARDED
+    db.session.flush()
+    record_event(actor, "award.created", award, {
+        "award_number": award.award_number, "application": application.reference, "amount_cents": amount,
+        "start_date": start_date, "end_date": end_date, "conditions": award.conditions,
+    })
+    record_event(actor, "application.awarded", application, {"status": {"before": APPLICATION_APPROVED, "after": AWARDED}, "award": award.award_number})
+    _generate_reports(award)
+    _notify_grantee(award, f"Award {award.award_number} made", (
+        f"{program.name} has made award {award.award_number} of {format_money(amount)} to "
+        f"{application.organization.legal_name} for \"{application.title}\", for {start_date:%B %-d, %Y} to {end_date:%B %-d, %Y}.\n"
+        + (f"\nConditions: {award.conditions}\n" if award.conditions else "")
+        + "\nThe program officer will send the award agreement for signature."
+    ))
+    return award
+
+
+def activate_award(*, actor: User, award: Award, signed_on: date) -> None:
+    if award.status != PENDING_AGREEMENT:
+        raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an award pending agreement can be activated.")
+    if signed_on > utcnow().date() + timedelta(days=1):
+        raise DomainError("The agreement's signed date cannot be in the future.", "signed_on")
+    award.status = ACTIVE
+    award.agreement_signed_on = signed_on
+    record_event(actor, "award.activated", award, {"status": {"before": PENDING_AGREEMENT, "after": ACTIVE}, "agreement_signed_on": signed_on})
+    db.session.flush()
+
+
+def terminate_award(*, actor: User, award_id: int, reason: str) -> None:
+    """End an award early: pending payments are voided and the unpaid balance is de-obligated."""
+    award = lock_row(Award, award_id)
+    if award.status not in (PENDING_AGREEMENT, ACTIVE):
+        raise DomainError(f"Award {award.award_number} is already {award.status_label.lower()}.")
+    if not reason.strip():
+        raise DomainError("Give the reason for terminating the award.", "reason")
+    for disbursement in award.disbursements:
+        if disbursement.status in PENDING_PAYMENT:
+            _void(actor, disbursement, "Award terminated")
+    paid = award_figures(award).paid_cents
+    if award.amount_cents != paid:
+        _add_amendment(actor, award, delta=paid - award.amount_cents, new_end_date=None, reason=f"Termination: {reason.strip()}", closeout=True)
+    before = award.status
+    award.status = TERMINATED
+    award.termination_reason = reason.strip()
+    award.closed_at = utcnow()
+    record_event(actor, "award.terminated", award, {"status": {"before": before, "after": TERMINATED}, "reason": award.termination_reason})
+    _notify_grantee(award, f"Award {award.award_number} terminated", f"Award {award.award_number} has been terminated.\nReason: {award.termination_reason}")
+    db.session.flush()
+
+
+def _add_amendment(actor: User, award: Award, *, delta: int, new_end_date: date | None, reason: str, closeout: bool = False) -> Amendment:
+    number = (db.session.scalar(sa.select(sa.func.max(Amendment.number)).where(Amendment.award_id == award.id)) or 0) + 1
+    amendment = Amendment(award_id=award.id, number=number, amount_delta_cents=delta, new_end_date=new_end_date,
+                          reason=reason, is_closeout=closeout, created_by_id=actor.id)
+    db.session.add(amendment)
+    before = {"amount_cents": award.amount_cents, "end_date": award.end_date}
+    award.amount_cents += delta
+    if new_end_date is not None:
+        award.end_date = new_end_date
+    db.session.flush()
+    record_event(actor, "award.amended", award, {
+        "amendment": number, "amount_delta_cents": delta, "closeout": closeout, "reason": reason,
+        "amount_cents": {"before": before["amount_cents"], "after": award.amount_cents},
+        "end_date": {"before": before["end_date"], "after": award.end_date},
+    })
+    return amendment
+
+
+def amend_award(*, actor: User, award_id: int, amount_delta_cents: int, new_end_date: date | None, reason: str) -> Amendment:
+    """Change an award's amount up or down and/or its end date, with a reason.
+
+    An increase is checked against the program budget (program row locked); a decrease cannot
+    go below what is already paid or pending (award row locked).
+    """
+    award = lock_row(Award, award_id)
+    if award.status not in (PENDING_AGREEMENT, ACTIVE):
+        raise DomainError(f"Award {award.award_number} is {award.status_label.lower()} and cannot be amended.")
+    if not reason.strip():
+        raise DomainError("Give the reason for the amendment.", "reason")
+    if amount_delta_cents == 0 and (new_end_date is None or new_end_date == award.end_date):
+        raise DomainError("Change the amount, the end date, or both.", "amount_delta")
+    if new_end_date is not None and new_end_date <= award.start_date:
+        raise DomainError("The new end date must be after the start date.", "new_end_date")
+    if amount_delta_cents > 0:
+        program = lock_row(Program, award.program_id)
+        _refuse_over_budget(program, committed_cents(program.id), amount_delta_cents, f"An increase of {format_money(amount_delta_cents)}")
+    elif amount_delta_cents < 0:
+        figures = award_figures(award)
+        obligated = figures.paid_cents + figures.pending_cents
+        if award.amount_cents + amount_delta_cents < obligated:
+            raise DomainError(
+                f"A decrease of {format_money(-amount_delta_cents)} would leave {format_money(award.amount_cents + amount_delta_cents)}, "
+                f"less than the {format_money(obligated)} already paid or pending.", "amount_delta")
+    amendment = _add_amendment(actor, award, delta=amount_delta_cents, new_end_date=new_end_date, reason=reason.strip())
+    if new_end_date is not None:
+        _generate_reports(award)
+    return amendment
+
+
+def close_out_award(*, actor: User, award_id: int) -> Amendment | None:
+    """Close an award whose final report is accepted and with no payment pending.
+
+    The unspent balance goes back to the program's budget as a closeout amendment.
+    """
+    award = lock_row(Award, award_id)
+    if award.status != ACTIVE:
+        raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an active award can be closed out.")
+    final = next((r for r in award.reports if r.is_final), None)
+    if final is None or final.status != ACCEPTED:
+        raise DomainError("The final progress report must be accepted before closeout.")
+    figures = award_figures(award)
+    if figures.pending_cents:
+        raise DomainError(f"{format_money(figures.pending_cents)} of payments are still pending; pay or void them first.")
+    amendment = None
+    unspent = award.amount_cents - figures.paid_cents
+    if unspent:
+        amendment = _add_amendment(actor, award, delta=-unspent, new_end_date=None,
+                                   reason=f"Closeout: unspent balance of {format_money(unspent)} released to the program budget.", closeout=True)
+    award.status = CLOSED
+    award.closed_at = utcnow()
+    record_event(actor, "award.closed", award, {"status": {"before": ACTIVE, "after": CLOSED}, "released_cents": unspent})
+    _notify_grantee(award, f"Award {award.award_number} closed out", f"Award {award.award_number} is closed. Total paid: {format_money(figures.paid_cents)}.")
+    db.session.flush()
+    return amendment
+
+
+def _notify_grantee(award: Award, subject: str, body: str) -> None:
+    from grants.applications.services import _notify_members
+
+    _notify_members(award.application, subject=subject, body=f"{body}\n\n{external_url('awards.award_detail', award_id=award.id)}")
+
+
+# Payments -------------------------------------------------------------------------------------
+
+
+def _check_room(award: Award, amount_cents: int) -> None:
+    """Invariant 2, checked with the award row locked by the caller."""
+    if amount_cents <= 0:
+        raise DomainError("Enter an amount greater than $0.", "amount")
+    figures = award_figures(award)
+    if amount_cents > figures.remaining_cents:
+        raise DomainError(
+            f"{format_money(amount_cents)} is more than the {format_money(figures.remaining_cents)} left on award "
+            f"{award.award_number} ({format_money(award.amount_cents)} awarded, {format_money(figures.paid_cents)} paid, "
+            f"{format_money(figures.pending_cents)} pending).", "amount")
+
+
+def request_payment(
+    *, actor: User, award_id: int, amount_cents: int, period_start: date | None, period_end: date | None,
+    description: str, documentation: FileStorage | None = None,
+) -> Disbursement:
+    """A grantee asks to be paid; finance approves or rejects it."""
+    award = lock_row(Award, award_id)
+    if not is_member(actor, award.application.organization_id):
+        raise DomainError("Only members of the grantee organization can request payments.")
+    if award.status != ACTIVE:
+        raise DomainError(f"Payments can be requested only on an active award; {award.award_number} is {award.status_label.lower()}.")
+    if period_start and period_end and period_end < period_start:
+        raise DomainError("The period covered must end after it starts.", "period_end")
+    if not description.strip():
+        raise DomainError("Describe what the payment covers.", "description")
+    stored = store_upload(documentation, "documentation") if documentation is not None and documentation.filename else None
+    _check_room(award, amount_cents)
+    disbursement = Disbursement(
+        award_id=award.id, amount_cents=amount_cents, status=REQUESTED, requested_on=utcnow().date(),
+        period_start=period_start, period_end=period_end, description=description.strip(),
+        requested_by_id=actor.id, from_grantee_request=True,
+    )
+    db.session.add(disbursement)
+    db.session.flush()
+    if stored is not None:
+        db.session.add(Attachment(
+            application_id=award.application_id, disbursement_id=disbursement.id, kind="payment_documentation",
+            original_name=stored.original_name, stored_name=stored.stored_name, size=stored.size,
+            content_type=stored.content_type, sha256=stored.sha256, uploaded_by_id=actor.id,
+        ))
+    record_event(actor, "payment.requested", award, {"disbursement": disbursement.id, "amount_cents": amount_cents, "documentation": stored.sha256 if stored else None})
+    db.session.flush()
+    return disbursement
+
+
+def _locked_disbursement(disbursement_id: int) -> tuple[Disbursement, Award]:
+    disbursement = db.session.get(Disbursement, disbursement_id)
+    if disbursement is None:
+        raise DomainError("No such payment.")
+    award = lock_row(Award, disbursement.award_id)
+    db.session.refresh(disbursement)
+    return disbursement, award
+
+
+def approve_payment(*, actor: User, disbursement_id: int, comment: str = "") -> Disbursement:
+    disbursement, award = _locked_disbursement(disbursement_id)
+    if disbursement.status != REQUESTED:
+        raise DomainError(f"This payment is {disbursement.status_label.lower()}; only a requested payment can be approved.")
+    disbursement.status = APPROVED
+    disbursement.approved_at = utcnow()
+    disbursement.approved_by_id = actor.id
+    disbursement.finance_comment = comment.strip()
+    record_event(actor, "payment.approved", award, {"disbursement": disbursement.id, "amount_cents": disbursement.amount_cents, "comment": disbursement.finance_comment})
+    _notify_grantee(award, f"Payment approved on award {award.award_number}",
+                    f"Your payment request of {format_money(disbursement.amount_cents)} has been approved and will be paid."
+                    + (f"\nComment: {disbursement.finance_comment}" if disbursement.finance_comment else ""))
+    db.session.flush()
+    return disbursement
+
+
+def reject_payment(*, actor: User, disbursement_id: int, comment: str) -> Disbursement:
+    disbursement, award = _locked_disbursement(disbursement_id)
+    if disbursement.status != REQUESTED:
+        raise DomainError(f"This payment is {disbursement.status_label.lower()}; only a requested payment can be rejected.")
+    if not comment.strip():
+        raise DomainError("Tell the grantee why the request is rejected.", "comment")
+    disbursement.finance_comment = comment.strip()
+    _void(actor, disbursement, f"Rejected: {comment.strip()}")
+    _notify_grantee(award, f"Payment request rejected on award {award.award_number}",
+                    f"Your payment request of {format_money(disbursement.amount_cents)} was not approved.\nReason: {comment.strip()}")
+    db.session.flush()
+    return disbursement
+
+
+def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_reference: str) -> Disbursement:
+    disbursement, award = _locked_disbursement(disbursement_id)
+    if disbursement.status != APPROVED:
+        raise DomainError(f"This payment is {disbursement.status_label.lower()}; only an approved payment can be marked paid.")
+    if not payment_reference.strip():
+        raise DomainError("Enter the voucher or check number.", "payment_reference")
+    disbursement.status = PAID
+    disbursement.paid_on = paid_on
+    disbursement.payment_reference = payment_reference.strip()
+    record_event(actor, "payment.paid", award, {"disbursement": disbursement.id, "amount_cents": disbursement.amount_cents,
+                                                "paid_on": paid_on, "payment_reference": disbursement.payment_reference})
+    _notify_grantee(award, f"Payment made on award {award.award_number}",
+                    f"{format_money(disbursement.amount_cents)} was paid on {paid_on:%B %-d, %Y} (reference {disbursement.payment_reference}).")
+    db.session.flush()
+    return disbursement
+
+
+def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: date, payment_reference: str, description: str) -> Disbursement:
+    """Finance records a payment made outside a grantee request."""
+    award = lock_row(Award, award_id)
+    if award.status != ACTIVE:
+        raise DomainError(f"Payments can be made only on an active award; {award.award_number} is {award.status_label.lower()}.")
+    if not payment_reference.strip():
+        raise DomainError("Enter the voucher or check number.", "payment_reference")
+    _check_room(award, amount_cents)
+    now = utcnow()
+    disbursement = Disbursement(
+        award_id=award.id, amount_cents=amount_cents, status=PAID, requested_on=paid_on, description=description.strip(),
+        requested_by_id=actor.id, approved_at=now, approved_by_id=actor.id, paid_on=paid_on,
+        payment_reference=payment_reference.strip(),
+    )
+    db.session.add(disbursement)
+    db.session.flush()
+    record_event(actor, "payment.recorded", award, {"disbursement": disbursement.id, "amount_cents": amount_cents,
+                                                    "paid_on": paid_on, "payment_reference": disbursement.payment_reference})
+    return disbursement
+
+
+def void_payment(*, actor: User, disbursement_id: int, reason: str) -> Disbursement:
+    disbursement, award = _locked_disbursement(disbursement_id)
+    if disbursement.status == VOID:
+        raise DomainError("This payment is already void.")
+    if not reason.strip():
+        raise DomainError("Give the reason for voiding the payment.", "reason")
+    _void(actor, disbursement, reason.strip())
+    db.session.flush()
+    return disbursement
+
+
+def _void(actor: User, disbursement: Disbursement, reason: str) -> None:
+    before = disbursement.status
+    disbursement.status = VOID
+    disbursement.void_reason = reason
+    disbursement.voided_at = utcnow()
+    record_event(actor, "payment.voided", disbursement.award, {"disbursement": disbursement.id, "status": {"before": before, "after": VOID}, "reason": reason})
+
+
+# Progress reports -----------------------------------------------------------------------------
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def report_periods(start: date, end: date) -> list[tuple[date, date]]:
+    """Quarters from the start of the period of performance; the last ends with it."""
+    periods, k = [], 0
+    while True:
+        period_start = _add_months(start, 3 * k)
+        if period_start > end:
+            break
+        period_end = min(_add_months(start, 3 * (k + 1)) - timedelta(days=1), end)
+        periods.append((period_start, period_end))
+        k += 1
+    return periods
+
+
+def _generate_reports(award: Award) -> None:
+    """(Re)build the quarterly schedule; reports already submitted or accepted are kept."""
+    kept = [r for r in award.reports if r.status != DUE]
+    for report in [r for r in award.reports if r.status == DUE]:
+        award.reports.remove(report)
+        db.session.delete(report)
+    db.session.flush()
+    kept_end = max((r.period_end for r in kept), default=None)
+    sequence = max((r.sequence for r in kept), default=0)
+    periods = report_periods(award.start_date, award.end_date)
+    for period_start, period_end in periods:
+        if kept_end is not None and period_end <= kept_end:
+            continue
+        sequence += 1
+        award.reports.append(ProgressReport(
+            sequence=sequence, period_start=period_start, period_end=period_end,
+            due_on=period_end + timedelta(days=REPORT_GRACE_DAYS), status=DUE,
+        ))
+    for report in award.reports:
+        report.is_final = False
+    if award.reports:
+        max(award.reports, key=lambda r: r.sequence).is_final = True
+    db.session.flush()
+
+
+def submit_report(*, actor: User, report_id: int, metrics: dict[str, int], narrative: str) -> ProgressReport:
+    report = db.session.get(ProgressReport, report_id)
+    award = report.award
+    if not is_member(actor, award.application.organization_id):
+        raise DomainError("Only members of the grantee organization can submit its reports.")
+    if report.status not in (DUE, REVISION_REQUESTED):
+        raise DomainError(f"This report is {report.status_label.lower()} and cannot be changed.")
+    if award.status not in (ACTIVE, PENDING_AGREEMENT):
+        raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}.")
+    for key in REPORT_METRICS:
+        value = metrics.get(key)
+        if value is None or value < 0:
+            raise DomainError(f"Enter {REPORT_METRICS[key].lower()} as a whole number, 0 or more.", key)
+    if not narrative.strip():
+        raise DomainError("Write the narrative.", "narrative")
+    before = report.status
+    for key in REPORT_METRICS:
+        setattr(report, key, metrics[key])
+    report.narrative = narrative.strip()
+    report.status = SUBMITTED
+    report.submitted_at = utcnow()
+    report.submitted_by_id = actor.id
+    record_event(actor, "report.submitted", award, {"report": report.id, "status": {"before": before, "after": SUBMITTED}, **metrics})
+    db.session.flush()
+    return report
+
+
+def review_report(*, actor: User, report_id: int, accept: bool, comment: str) -> ProgressReport:
+    report = db.session.get(ProgressReport, report_id)
+    if report.status != SUBMITTED:
+        raise DomainError(f"This report is {report.status_label.lower()}; only a submitted report can be reviewed.")
+    if not accept and not comment.strip():
+        raise DomainError("Tell the grantee what to revise.", "comment")
+    report.status = ACCEPTED if accept else REVISION_REQUESTED
+    report.reviewed_at = utcnow()
+    report.reviewed_by_id = actor.id
+    report.review_comment = comment.strip()
+    award = report.award
+    record_event(actor, "report.accepted" if accept else "report.revision_requested", award,
+                 {"report": report.id, "status": {"before": SUBMITTED, "after": report.status}, "comment": report.review_comment})
+    if not accept:
+        _notify_grantee(award, f"Revision requested: {report.title} for award {award.award_number}",
+                        f"The program officer asked for changes to {report.title.lower()} ({report.period_start:%b %-d} to {report.period_end:%b %-d, %Y}).\n\n{report.review_comment}")
+    db.session.flush()
+    return report
+
+
+def queue_report_reminders(today: date) -> int:
+    """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new."""
+    reports = db.session.scalars(
+        sa.select(ProgressReport).join(Award)
+        .where(ProgressReport.status.in_((DUE, REVISION_REQUESTED)), Award.status == ACTIVE,
+               ProgressReport.due_on <= today + timedelta(days=REMINDER_DAYS))
+        .options(sa.orm.joinedload(ProgressReport.award).joinedload(Award.application))
+        .order_by(ProgressReport.due_on, ProgressReport.id)
+    ).all()
+    queued = 0
+    for report in reports:
+        stage = "overdue" if report.due_on < today else "due_soon"
+        award = report.award
+        members = db.session.scalars(
+            sa.select(User.email).join(Membership).where(Membership.organization_id == award.application.organization_id, User.active.is_(True)).order_by(User.email)
+        ).all()
+        for email in members:
+            subject = (f"Overdue: {report.title} for award {award.award_number}" if stage == "overdue"
+                       else f"Due {report.due_on:%B %-d}: {report.title} for award {award.award_number}")
+            message = queue_message(
+                to=email, subject=subject, dedupe_key=f"report:{report.id}:{stage}:{email}",
+                body=(f"{report.title} for award {award.award_number} covers {report.period_start:%B %-d, %Y} to "
+                      f"{report.period_end:%B %-d, %Y} and {'was' if stage == 'overdue' else 'is'} due on {report.due_on:%B %-d, %Y}.\n\n"
+                      f"{external_url('awards.report', report_id=report.id)}"),
+            )
+            queued += message is not None
+    return queued
+
+
+# Per-program figures for finance --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProgramFigures:
+    program_id: int
+    name: str
+    fiscal_year: int
+    budget_cents: int
+    awarded_cents: int
+    paid_cents: int
+    pending_cents: int
+
+    @property
+    def remaining_cents(self) -> int:
+        """Budget not yet awarded."""
+        return self.budget_cents - self.awarded_cents
+
+
+def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures]:
+    """Budget, awarded, paid and pending per program, aggregated in SQL."""
+    awarded = (sa.select(Award.program_id, sa.func.sum(Award.amount_cents).label("awarded"))
+               .group_by(Award.program_id).subquery())
+    payments = (
+        sa.select(
+            Award.program_id,
+            sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)).label("paid"),
+            sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)).label("pending"),
+        ).join(Disbursement, Disbursement.award_id == Award.id).group_by(Award.program_id).subquery()
+    )
+    stmt = (
+        sa.select(Program.id, Program.name, Program.fiscal_year, Program.total_budget_cents,
+                  sa.func.coalesce(awarded.c.awarded, 0), sa.func.coalesce(payments.c.paid, 0), sa.func.coalesce(payments.c.pending, 0))
+        .outerjoin(awarded, awarded.c.program_id == Program.id)
+        .outerjoin(payments, payments.c.program_id == Program.id)
+        .order_by(Program.fiscal_year.desc(), Program.name)
+    )
+    if program_ids is not None:
+        stmt = stmt.where(Program.id.in_(program_ids))
+    return [ProgramFigures(pid, name, fy, int(budget), int(a), int(p), int(pe)) for pid, name, fy, budget, a, p, pe in db.session.execute(stmt)]
+
+

@@ -1,0 +1,76 @@
+"""Downloads for finance and program staff: the award ledger, applications and scores, 360Giving."""
+
+import os
+import tempfile
+
+import sqlalchemy as sa
+from flask import after_this_request, render_template, request, send_file
+from flask_login import current_user
+
+from grants.accounts.models import ADMIN, FINANCE, PROGRAM_OFFICER
+from grants.exports import bp, services
+from grants.exports.forms import LedgerFilterForm
+from grants.extensions import db
+from grants.permissions import roles_required
+from grants.programs.models import Program
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _programs():
+    return db.session.scalars(sa.select(Program).order_by(Program.fiscal_year.desc(), Program.name)).all()
+
+
+def _filter_form() -> LedgerFilterForm:
+    form = LedgerFilterForm(request.args)
+    form.program.choices = {"": "All programs", **{p.slug: f"{p.name} (FY{p.fiscal_year})" for p in _programs()}}
+    return form
+
+
+def _send(build, filename: str):
+    """Build the workbook in a temporary file, stream it, and remove the file afterwards."""
+    handle, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(handle)
+    build(path)
+
+    @after_this_request
+    def _cleanup(response):
+        response.call_on_close(lambda: os.path.exists(path) and os.unlink(path))
+        return response
+
+    return send_file(path, mimetype=XLSX, as_attachment=True, download_name=filename, max_age=0)
+
+
+@bp.route("/exports")
+@roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
+def index():
+    return render_template("exports/index.html", form=_filter_form(), programs=_programs())
+
+
+@bp.route("/exports/award-ledger.xlsx")
+@roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
+def award_ledger():
+    form = _filter_form()
+    if not form.validate():
+        return render_template("exports/index.html", form=form, programs=_programs()), 400
+    program = db.session.scalar(sa.select(Program).where(Program.slug == form.program.data)) if form.program.data else None
+    filters = services.LedgerFilters(program=program, fiscal_year=form.fiscal_year.data, status=form.status.data or None)
+    filename = services.export_filename("award-ledger", program=program, fiscal_year=filters.fiscal_year)
+    return _send(lambda path: services.award_ledger_workbook(path, filters=filters, generated_by=current_user.email), filename)
+
+
+@bp.route("/exports/programs/<int:program_id>/applications-and-scores.xlsx")
+@roles_required(PROGRAM_OFFICER, ADMIN)
+def applications_scores(program_id: int):
+    program = db.get_or_404(Program, program_id)
+    filename = services.export_filename("applications-and-scores", program=program)
+    return _send(lambda path: services.applications_scores_workbook(path, program=program, generated_by=current_user.email), filename)
+
+
+@bp.route("/exports/360giving.xlsx")
+@roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
+def giving360():
+    slug = request.args.get("program", "")
+    program = db.session.scalar(sa.select(Program).where(Program.slug == slug)) if slug else None
+    filename = services.export_filename("360giving", program=program)
+    return _send(lambda path: services.giving360_workbook(path, program=program), filename)

@@ -1,0 +1,186 @@
+"""The workbooks finance and program staff download: exact, typed, and safe from formulas."""
+
+import io
+import shutil
+import subprocess
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from grants.awards import services as awards
+from grants.awards.models import Award, Disbursement
+from grants.exports import services as exports
+from grants.extensions import db
+from tests import factories
+
+HOSTILE = '=HYPERLINK("http://example.com","x")'
+
+
+@pytest.fixture
+def ledger(app):
+    officer = factories.make_user(email="po@state.gov", roles={"program_officer"})
+    finance = factories.make_user(email="fin@state.gov", roles={"finance"})
+    program = factories.make_program(officer=officer, code="CRP", fiscal_year=2027, total_budget_cents=500_000_000)
+    other = factories.make_program(officer=officer, code="OLD", fiscal_year=2026, total_budget_cents=500_000_000)
+    made = []
+    for index, (name, county, prog) in enumerate([
+        (HOSTILE, "Cook", program), ("+1 Crisis Co", "Lake", program), ("@Risk Response", "Cook", program),
+        ("Plain Responders", "Champaign", other),
+    ]):
+        member = factories.make_user()
+        organization = factories.make_organization(members=[member], legal_name=name, county=county)
+        award = factories.make_award(officer=officer, program=prog, member=member, organization=organization,
+                                     amount_cents=3_000_000 + index * 123_457)
+        awards.record_payment(actor=finance, award_id=award.id, amount_cents=1_000_001 + index, paid_on=date(2027, 2, 1 + index),
+                              payment_reference=f"-V{index}", description="\tTabbed description")
+        request = awards.request_payment(actor=member, award_id=award.id, amount_cents=50_000, period_start=None, period_end=None, description="=1+1")
+        if index == 0:
+            awards.approve_payment(actor=finance, disbursement_id=request.id)
+            awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=date(2027, 3, 15), payment_reference="CHK-77")
+            awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=-10_000, new_end_date=None, reason="\rTrim")
+        made.append(award)
+    db.session.commit()
+    return {"program": program, "other": other, "awards": made, "finance": finance, "officer": officer}
+
+
+def _book(data: bytes):
+    return load_workbook(io.BytesIO(data))
+
+
+def _rows(sheet):
+    header, *rows = list(sheet.iter_rows(values_only=True))
+    return [dict(zip(header, row)) for row in rows]
+
+
+def test_finance_downloads_the_ledger_for_one_fiscal_year(ledger, make_client):
+    browser = make_client(ledger["finance"])
+    response = browser.get("/exports/award-ledger.xlsx?fiscal_year=2027")
+    assert response.status_code == 200
+    assert "award-ledger-all-programs-fy2027-" in response.headers["Content-Disposition"]
+    book = _book(response.data)
+    assert book.sheetnames == ["Awards", "Disbursements", "Amendments", "Summary", "About"]
+    rows = _rows(book["Awards"])
+    assert len(rows) == 3 and all(r["Fiscal year"] == 2027 for r in rows)
+    sheet = book["Awards"]
+    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:U4"
+
+
+def test_user_text_that_looks_like_a_formula_stays_text(ledger, make_client):
+    book = _book(make_client(ledger["finance"]).get("/exports/award-ledger.xlsx").data)
+    awards_sheet = book["Awards"]
+    cells = {cell.value: cell for row in awards_sheet.iter_rows() for cell in row if isinstance(cell.value, str)}
+    for text in (HOSTILE, "+1 Crisis Co", "@Risk Response"):
+        assert cells[text].data_type == "s", text
+    payments = {cell.value: cell for row in book["Disbursements"].iter_rows() for cell in row if isinstance(cell.value, str)}
+    for text in ("=1+1", "-V0"):
+        assert payments[text].data_type == "s", repr(text)
+
+
+def test_amounts_reconcile_to_the_cent(ledger, make_client):
+    book = _book(make_client(ledger["finance"]).get("/exports/award-ledger.xlsx").data)
+    rows = _rows(book["Awards"])
+    payments = _rows(book["Disbursements"])
+    cents = lambda value: round(value * 100)  # noqa: E731
+    for row in rows:
+        paid_rows = [p for p in payments if p["Award number"] == row["Award number"] and p["Status"] == "Paid"]
+        assert cents(row["Disbursed (paid)"]) == sum(cents(p["Amount"]) for p in paid_rows)
+        assert cents(row["Remaining"]) == cents(row["Current amount"]) - cents(row["Disbursed (paid)"]) - cents(row["Pending (requested or approved)"])
+        assert cents(row["Net amendments"]) == cents(row["Current amount"]) - cents(row["Original amount"])
+    database_total = db.session.scalar(sa.select(sa.func.sum(Award.amount_cents)))
+    database_paid = db.session.scalar(sa.select(sa.func.sum(Disbursement.amount_cents)).where(Disbursement.status == "paid"))
+    assert sum(cents(r["Current amount"]) for r in rows) == database_total
+    assert sum(cents(r["Disbursed (paid)"]) for r in rows) == database_paid
+    first = next(r for r in rows if r["Recipient"] == HOSTILE)
+    assert isinstance(first["Period start"], type(first["Award date"])) and first["Last payment date"].date() == date(2027, 3, 15)
+
+
+def test_summary_is_formulas_over_the_awards_sheet_with_a_chart(ledger, make_client):
+    data = make_client(ledger["finance"]).get("/exports/award-ledger.xlsx").data
+    book = _book(data)
+    formulas = [c.value for row in book["Summary"].iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    assert any(f.startswith("=SUMIFS(Awards!$Q$2:$Q$5,Awards!$B$2:$B$5") for f in formulas)
+    assert any('"*"&' in f for f in formulas)  # partner types match within the list
+    assert b"xl/charts/chart1.xml" in data
+
+
+def test_summary_totals_equal_the_database_when_a_spreadsheet_recalculates(ledger, make_client, tmp_path):
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        import os
+
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("LibreOffice (soffice) is required in CI to recalculate the Summary sheet")
+        pytest.skip("LibreOffice not installed: apt-get install libreoffice-calc-nogui")
+    path = tmp_path / "ledger.xlsx"
+    path.write_bytes(make_client(ledger["finance"]).get("/exports/award-ledger.xlsx").data)
+    sheet_index = 4  # Summary
+    subprocess.run([soffice, "--headless", "--convert-to", f"csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,{sheet_index}",
+                    "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=180,
+                   env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    csv_files = list(tmp_path.glob("*.csv"))
+    assert csv_files, "LibreOffice wrote no CSV"
+    import csv
+
+    rows = list(csv.reader(csv_files[0].open(encoding="utf-8")))
+    total = next(r for r in rows if r and r[0] == "Total")
+    dollars = lambda text: round(float(text.replace("$", "").replace(",", "")) * 100)  # noqa: E731
+    assert dollars(total[2]) == db.session.scalar(sa.select(sa.func.sum(Award.amount_cents)))
+    by_program = {r[0]: r for r in rows if r and r[0] in (ledger["program"].name, ledger["other"].name)}
+    program_total = db.session.scalar(sa.select(sa.func.sum(Award.amount_cents)).where(Award.program_id == ledger["program"].id))
+    assert dollars(by_program[ledger["program"].name][2]) == program_total
+
+
+def test_ledger_filters_by_program_and_status(ledger, make_client):
+    browser = make_client(ledger["finance"])
+    book = _book(browser.get(f"/exports/award-ledger.xlsx?program={ledger['other'].slug}").data)
+    assert [r["Recipient"] for r in _rows(book["Awards"])] == ["Plain Responders"]
+    about = dict(book["About"].iter_rows(values_only=True))
+    assert about["Filter: Program"] == ledger["other"].name and about["Rows: Awards"] == "1"
+    assert browser.get("/exports/award-ledger.xlsx?fiscal_year=abc").status_code == 400
+
+
+def test_applications_and_scores_workbook(ledger, make_client):
+    program = ledger["program"]
+    book = _book(make_client(ledger["officer"]).get(f"/exports/programs/{program.id}/applications-and-scores.xlsx").data)
+    assert book.sheetnames == ["Applications", "Criterion averages", "Reviewer calibration", "About"]
+    rows = _rows(book["Applications"])
+    assert {r["Organization"] for r in rows} == {HOSTILE, "+1 Crisis Co", "@Risk Response"}
+    assert all(r["Decision"] == "Awarded" for r in rows)
+
+
+def test_360giving_layout_and_identifiers(ledger, make_client, app):
+    book = _book(make_client(ledger["finance"]).get("/exports/360giving.xlsx").data)
+    rows = _rows(book["grants"])
+    assert len(rows) == 4
+    first = rows[0]
+    prefix = app.config["ORG_ID_PREFIX"]
+    assert first["Identifier"].startswith(f"{prefix}-") and first["Currency"] == "USD"
+    assert first["Recipient Org:Identifier"].startswith("US-EIN-") and first["Funding Org:Identifier"] == prefix
+    for column in ("Amount Applied For", "Amount Awarded", "Amount Disbursed", "Award Date", "Planned Dates:Start Date",
+                   "Planned Dates:End Date", "Recipient Org:Name", "Beneficiary Location:Name", "Grant Programme:Code", "Grant Programme:Title"):
+        assert column in first
+
+
+def test_exports_are_for_finance_and_program_staff(ledger, make_client):
+    applicant = factories.make_user(roles={"applicant"})
+    reviewer = factories.make_user(roles={"reviewer"})
+    db.session.commit()
+    for user in (applicant, reviewer):
+        browser = make_client(user)
+        for url in ("/exports", "/exports/award-ledger.xlsx", "/exports/360giving.xlsx", f"/exports/programs/{ledger['program'].id}/applications-and-scores.xlsx"):
+            assert browser.get(url).status_code == 403, (user.email, url)
+    assert make_client(ledger["finance"]).get(f"/exports/programs/{ledger['program'].id}/applications-and-scores.xlsx").status_code == 403
+
+
+def test_cli_exports_write_files_with_progress(ledger, app, tmp_path):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["grants", "export-ledger", str(tmp_path / "l.xlsx"), "--fiscal-year", "2027"])
+    assert result.exit_code == 0, result.output
+    assert "3 awards" in result.output
+    assert len(_rows(load_workbook(tmp_path / "l.xlsx")["Awards"])) == 3
+    result = runner.invoke(args=["grants", "export-360giving", str(tmp_path / "g.xlsx"), "--program", ledger["program"].slug])
+    assert result.exit_code == 0 and "3 grants" in result.output
+    bad = runner.invoke(args=["grants", "export-ledger", str(tmp_path / "x.xlsx"), "--program", "nope"])
+    assert bad.exit_code != 0 and "No program" in bad.output
