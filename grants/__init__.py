@@ -108,7 +108,7 @@ def register_blueprints(app: Flask) -> None:
     from importlib import import_module
 
     # Each domain package holds its blueprint; importing its routes attaches the views.
-    for domain in ("dashboard", "accounts", "programs", "applications", "reviews", "audit", "notifications"):
+    for domain in ("dashboard", "accounts", "programs", "applications", "reviews", "awards", "exports", "audit", "notifications"):
         import_module(f"grants.{domain}.routes")
         app.register_blueprint(import_module(f"grants.{domain}").bp)
 
@@ -146,6 +146,7 @@ def register_request_boundary(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from grants.accounts.models import ROLE_LABELS
+    from grants.programs.models import PARTNER_TYPES
     from grants.clock import format_instant
     from grants.money import format_money
     from grants.permissions import TEMPLATE_HELPERS
@@ -154,6 +155,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["instant"] = format_instant
     app.jinja_env.filters["day"] = lambda value: value.strftime("%B %-d, %Y") if value else ""
     app.jinja_env.filters["role_label"] = lambda role: ROLE_LABELS.get(role, role)
+    app.jinja_env.filters["partner_type_label"] = lambda key: PARTNER_TYPES.get(key, key)
     app.jinja_env.globals.update(TEMPLATE_HELPERS, ROLE_LABELS=ROLE_LABELS)
 
     def url_with_page(number: int) -> str:

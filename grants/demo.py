@@ -266,8 +266,6 @@ def _reviews(rng, users, open_program, closed_program, officer) -> None:
         sa.select(Application).where(Application.program_id == open_program.id, Application.status == "submitted")
     ).all()
     for application in submitted:
-        from grants.applications import services as applications
-
         applications.screen_application(actor=officer, application=application, eligible=True, reason=None)
         for reviewer in (panel[0], panel[2]):
             reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)

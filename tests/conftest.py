@@ -7,7 +7,6 @@ unreachable PostgreSQL fails the run instead of skipping.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 
 import pytest

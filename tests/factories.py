@@ -194,6 +194,6 @@ def make_award(*, officer=None, program=None, amount_cents=None, active=True, **
     award = awards.create_award(actor=officer, application_id=application.id, amount_cents=None,
                                 start_date=kwargs.pop("start_date", date(2027, 1, 1)), end_date=kwargs.pop("end_date", date(2027, 12, 31)), conditions="")
     if active:
-        awards.activate_award(actor=officer, award=award, signed_on=date(2026, 11, 1))
+        awards.activate_award(actor=officer, award_id=award.id, signed_on=date(2026, 11, 1))
     db.session.flush()
     return award

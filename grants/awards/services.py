@@ -27,7 +27,6 @@ from grants.awards.models import (
     APPROVED,
     CLOSED,
     DUE,
-    NON_VOID,
     PAID,
     PENDING_AGREEMENT,
     PENDING_PAYMENT,
@@ -70,14 +69,23 @@ class AwardFigures:
         return self.amount_cents - self.paid_cents - self.pending_cents
 
 
-def award_figures(award: Award) -> AwardFigures:
-    paid, pending = db.session.execute(
+def payment_totals(award_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(paid, pending) cents per award, in one grouped query."""
+    if not award_ids:
+        return {}
+    rows = db.session.execute(
         sa.select(
-            sa.func.coalesce(sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)), 0),
-            sa.func.coalesce(sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)), 0),
-        ).where(Disbursement.award_id == award.id)
-    ).one()
-    return AwardFigures(award.amount_cents, int(paid), int(pending))
+            Disbursement.award_id,
+            sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)),
+            sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)),
+        ).where(Disbursement.award_id.in_(award_ids)).group_by(Disbursement.award_id)
+    )
+    return {award_id: (int(paid or 0), int(pending or 0)) for award_id, paid, pending in rows}
+
+
+def award_figures(award: Award) -> AwardFigures:
+    paid, pending = payment_totals([award.id]).get(award.id, (0, 0))
+    return AwardFigures(award.amount_cents, paid, pending)
 
 
 def committed_cents(program_id: int, *, excluding_application_id: int | None = None) -> int:
@@ -93,13 +101,23 @@ def committed_cents(program_id: int, *, excluding_application_id: int | None = N
     return int(awarded) + int(db.session.scalar(approved))
 
 
-def _refuse_over_budget(program: Program, committed: int, adding: int, what: str) -> None:
+MAX_PERIOD_YEARS = 10
+
+
+def _refuse_over_budget(program: Program, committed: int, adding: int, what: str, field: str = "amount") -> None:
     if committed + adding > program.total_budget_cents:
         raise DomainError(
             f"{what} would take the program's commitments to {format_money(committed + adding)}, over its budget of "
             f"{format_money(program.total_budget_cents)}: only {format_money(program.total_budget_cents - committed)} remains.",
-            "amount",
+            field,
         )
+
+
+def _check_period(start: date, end: date, field: str = "end_date") -> None:
+    if end <= start:
+        raise DomainError("The period of performance must end after it starts.", field)
+    if end > _add_months(start, 12 * MAX_PERIOD_YEARS):
+        raise DomainError(f"A period of performance can be at most {MAX_PERIOD_YEARS} years.", field)
 
 
 # Awards ---------------------------------------------------------------------------------------
@@ -115,8 +133,7 @@ def create_award(
     application = lock_row(Application, application_id)
     if application.status != APPLICATION_APPROVED:
         raise DomainError(f"Only an approved application can be awarded; {application.reference} is {application.status_label.lower()}.")
-    if end_date <= start_date:
-        raise DomainError("The period of performance must end after it starts.", "end_date")
+    _check_period(start_date, end_date)
     amount = application.approved_cents if amount_cents is None else amount_cents
     if amount is None or amount <= 0:
         raise DomainError("Enter the award amount.", "amount")
@@ -147,7 +164,9 @@ def create_award(
     return award
 
 
-def activate_award(*, actor: User, award: Award, signed_on: date) -> None:
+def activate_award(*, actor: User, award_id: int, signed_on: date) -> None:
+    """Record the signed agreement; the award row is locked so a termination cannot be undone."""
+    award = lock_row(Award, award_id)
     if award.status != PENDING_AGREEMENT:
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an award pending agreement can be activated.")
     if signed_on > utcnow().date() + timedelta(days=1):
@@ -211,11 +230,12 @@ def amend_award(*, actor: User, award_id: int, amount_delta_cents: int, new_end_
         raise DomainError("Give the reason for the amendment.", "reason")
     if amount_delta_cents == 0 and (new_end_date is None or new_end_date == award.end_date):
         raise DomainError("Change the amount, the end date, or both.", "amount_delta")
-    if new_end_date is not None and new_end_date <= award.start_date:
-        raise DomainError("The new end date must be after the start date.", "new_end_date")
+    if new_end_date is not None:
+        _check_period(award.start_date, new_end_date, "new_end_date")
     if amount_delta_cents > 0:
         program = lock_row(Program, award.program_id)
-        _refuse_over_budget(program, committed_cents(program.id), amount_delta_cents, f"An increase of {format_money(amount_delta_cents)}")
+        _refuse_over_budget(program, committed_cents(program.id), amount_delta_cents,
+                            f"An increase of {format_money(amount_delta_cents)}", "amount_delta")
     elif amount_delta_cents < 0:
         figures = award_figures(award)
         obligated = figures.paid_cents + figures.pending_cents
@@ -291,8 +311,8 @@ def request_payment(
         raise DomainError("The period covered must end after it starts.", "period_end")
     if not description.strip():
         raise DomainError("Describe what the payment covers.", "description")
-    stored = store_upload(documentation, "documentation") if documentation is not None and documentation.filename else None
     _check_room(award, amount_cents)
+    stored = store_upload(documentation, "documentation") if documentation is not None and documentation.filename else None
     disbursement = Disbursement(
         award_id=award.id, amount_cents=amount_cents, status=REQUESTED, requested_on=utcnow().date(),
         period_start=period_start, period_end=period_end, description=description.strip(),
@@ -356,6 +376,7 @@ def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_refer
         raise DomainError(f"This payment is {disbursement.status_label.lower()}; only an approved payment can be marked paid.")
     if not payment_reference.strip():
         raise DomainError("Enter the voucher or check number.", "payment_reference")
+    _check_paid_on(paid_on)
     disbursement.status = PAID
     disbursement.paid_on = paid_on
     disbursement.payment_reference = payment_reference.strip()
@@ -374,6 +395,7 @@ def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: da
         raise DomainError(f"Payments can be made only on an active award; {award.award_number} is {award.status_label.lower()}.")
     if not payment_reference.strip():
         raise DomainError("Enter the voucher or check number.", "payment_reference")
+    _check_paid_on(paid_on)
     _check_room(award, amount_cents)
     now = utcnow()
     disbursement = Disbursement(
@@ -388,10 +410,20 @@ def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: da
     return disbursement
 
 
+def _check_paid_on(paid_on: date) -> None:
+    from grants.clock import to_local
+
+    if paid_on > to_local(utcnow()).date():
+        raise DomainError("The paid date cannot be in the future.", "paid_on")
+
+
 def void_payment(*, actor: User, disbursement_id: int, reason: str) -> Disbursement:
+    """Void a payment of an open award (a closed or terminated award's payments are final)."""
     disbursement, award = _locked_disbursement(disbursement_id)
     if disbursement.status == VOID:
         raise DomainError("This payment is already void.")
+    if award.status in (CLOSED, TERMINATED):
+        raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; its payments can no longer be voided.")
     if not reason.strip():
         raise DomainError("Give the reason for voiding the payment.", "reason")
     _void(actor, disbursement, reason.strip())
@@ -430,32 +462,39 @@ def report_periods(start: date, end: date) -> list[tuple[date, date]]:
 
 
 def _generate_reports(award: Award) -> None:
-    """(Re)build the quarterly schedule; reports already submitted or accepted are kept."""
-    kept = [r for r in award.reports if r.status != DUE]
-    for report in [r for r in award.reports if r.status == DUE]:
-        award.reports.remove(report)
-        db.session.delete(report)
-    db.session.flush()
-    kept_end = max((r.period_end for r in kept), default=None)
-    sequence = max((r.sequence for r in kept), default=0)
+    """Fit the quarterly schedule to the period of performance.
+
+    Existing reports keep their ids (reminder links stay valid): a report still due follows its
+    quarter's new end; a due report whose quarter no longer exists is removed; reports already
+    submitted or accepted are never removed. The report of the last quarter is the final one.
+    """
     periods = report_periods(award.start_date, award.end_date)
+    by_start = {report.period_start: report for report in award.reports}
+    wanted = {period_start for period_start, _ in periods}
+    for report in list(award.reports):
+        if report.period_start not in wanted and report.status == DUE:
+            award.reports.remove(report)
+            db.session.delete(report)
+    db.session.flush()
+    sequence = max((r.sequence for r in award.reports), default=0)
     for period_start, period_end in periods:
-        if kept_end is not None and period_end <= kept_end:
-            continue
-        sequence += 1
-        award.reports.append(ProgressReport(
-            sequence=sequence, period_start=period_start, period_end=period_end,
-            due_on=period_end + timedelta(days=REPORT_GRACE_DAYS), status=DUE,
-        ))
+        report = by_start.get(period_start)
+        if report is None:
+            sequence += 1
+            award.reports.append(ProgressReport(sequence=sequence, period_start=period_start, period_end=period_end,
+                                                due_on=period_end + timedelta(days=REPORT_GRACE_DAYS), status=DUE))
+        elif report.status == DUE:
+            report.period_end = period_end
+            report.due_on = period_end + timedelta(days=REPORT_GRACE_DAYS)
     for report in award.reports:
         report.is_final = False
     if award.reports:
-        max(award.reports, key=lambda r: r.sequence).is_final = True
+        max(award.reports, key=lambda r: r.period_start).is_final = True
     db.session.flush()
 
 
 def submit_report(*, actor: User, report_id: int, metrics: dict[str, int], narrative: str) -> ProgressReport:
-    report = db.session.get(ProgressReport, report_id)
+    report = lock_row(ProgressReport, report_id)
     award = report.award
     if not is_member(actor, award.application.organization_id):
         raise DomainError("Only members of the grantee organization can submit its reports.")
@@ -482,7 +521,7 @@ def submit_report(*, actor: User, report_id: int, metrics: dict[str, int], narra
 
 
 def review_report(*, actor: User, report_id: int, accept: bool, comment: str) -> ProgressReport:
-    report = db.session.get(ProgressReport, report_id)
+    report = lock_row(ProgressReport, report_id)
     if report.status != SUBMITTED:
         raise DomainError(f"This report is {report.status_label.lower()}; only a submitted report can be reviewed.")
     if not accept and not comment.strip():
@@ -542,11 +581,12 @@ class ProgramFigures:
     awarded_cents: int
     paid_cents: int
     pending_cents: int
+    approved_not_awarded_cents: int = 0
 
     @property
     def remaining_cents(self) -> int:
-        """Budget not yet awarded."""
-        return self.budget_cents - self.awarded_cents
+        """Budget neither awarded nor promised to an approved application (what a new award may use)."""
+        return self.budget_cents - self.awarded_cents - self.approved_not_awarded_cents
 
 
 def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures]:
@@ -567,8 +607,12 @@ def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures
         .outerjoin(payments, payments.c.program_id == Program.id)
         .order_by(Program.fiscal_year.desc(), Program.name)
     )
+    approved = (sa.select(Application.program_id, sa.func.sum(Application.approved_cents).label("approved"))
+                .where(Application.status == APPLICATION_APPROVED).group_by(Application.program_id).subquery())
+    stmt = stmt.add_columns(sa.func.coalesce(approved.c.approved, 0)).outerjoin(approved, approved.c.program_id == Program.id)
     if program_ids is not None:
         stmt = stmt.where(Program.id.in_(program_ids))
-    return [ProgramFigures(pid, name, fy, int(budget), int(a), int(p), int(pe)) for pid, name, fy, budget, a, p, pe in db.session.execute(stmt)]
+    return [ProgramFigures(pid, name, fy, int(budget), int(a), int(p), int(pe), int(ap))
+            for pid, name, fy, budget, a, p, pe, ap in db.session.execute(stmt)]
 
 

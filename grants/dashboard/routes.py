@@ -1,7 +1,7 @@
 import sqlalchemy as sa
 from flask import jsonify, render_template, url_for
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from grants.accounts.models import APPLICANT, Membership, Organization
 from grants.applications.models import DRAFT, SUBMITTED, UNDER_REVIEW, Application
@@ -36,11 +36,44 @@ def home():
             .options(selectinload(Application.program), selectinload(Application.organization))
             .order_by(Application.created_at.desc(), Application.id.desc())
         ).all()
+    awards, award_payments, next_reports = grantee_awards([org.id for org in organizations])
     return render_template(
         "dashboard/home.html", organizations=organizations, applications=applications,
         opportunities=open_programs() if current_user.has_role(APPLICANT) else [],
         next_action=next_action, now=utcnow(),
+        awards=awards, award_payments=award_payments, next_reports=next_reports,
     )
+
+
+def grantee_awards(organization_ids: list[int]):
+    """The organizations' awards, their (paid, pending) cents and next report due: three queries, whatever the count."""
+    from grants.awards.models import DUE, REVISION_REQUESTED, Award, ProgressReport
+    from grants.awards.services import payment_totals
+
+    if not organization_ids:
+        return [], {}, {}
+    awards = db.session.scalars(
+        sa.select(Award).join(Award.application)
+        .where(Application.organization_id.in_(organization_ids))
+        .options(contains_eager(Award.application).joinedload(Application.organization), joinedload(Award.program))
+        .order_by(Award.created_at.desc(), Award.id.desc())
+    ).all()
+    award_ids = [award.id for award in awards]
+    if not award_ids:
+        return [], {}, {}
+    payments = payment_totals(award_ids)
+    # The earliest report still to be (re)submitted on each award.
+    open_reports = sa.and_(ProgressReport.award_id.in_(award_ids), ProgressReport.status.in_((DUE, REVISION_REQUESTED)))
+    first = (sa.select(ProgressReport.award_id, sa.func.min(ProgressReport.sequence).label("sequence"))
+             .where(open_reports).group_by(ProgressReport.award_id).subquery())
+    next_reports = {
+        report.award_id: report
+        for report in db.session.scalars(
+            sa.select(ProgressReport).join(first, sa.and_(first.c.award_id == ProgressReport.award_id, first.c.sequence == ProgressReport.sequence))
+            .order_by(ProgressReport.award_id)
+        )
+    }
+    return awards, payments, next_reports
 
 
 def next_action(application: Application) -> tuple[str, str | None]:

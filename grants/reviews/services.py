@@ -31,7 +31,7 @@ from grants.errors import DomainError
 from grants.extensions import db
 from grants.money import format_money
 from grants.notifications.services import external_url, queue_message
-from grants.programs.models import Criterion, Program
+from grants.programs.models import PARTNER_TYPES, Criterion, Program
 from grants.reviews.models import (
     ASSIGNED,
     COI_CONFLICTED,
@@ -550,7 +550,7 @@ def funding_line(program: Program, *, order: str = "raw", reserve_partner_types:
             for r in candidates:
                 if partner_type in r.partner_types and r.application_id not in funded:
                     if r.requested_cents <= remaining:
-                        funded[r.application_id] = f"Reserved: best-ranked with a {partner_type.replace('_', ' ')} partner"
+                        funded[r.application_id] = f"Reserved: best-ranked with a partner of type {PARTNER_TYPES[partner_type]}"
                         remaining -= r.requested_cents
                     break
     stopped = False

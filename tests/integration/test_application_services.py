@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from grants.applications import services
 from grants.applications.models import SUBMITTED, Application
 from grants.audit.models import AuditEvent
-from grants.db import utcnow
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from tests import factories

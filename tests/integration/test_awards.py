@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from grants.applications.models import Application
 from grants.audit.models import AuditEvent
 from grants.awards import services as awards
-from grants.awards.models import Award, Disbursement, ProgressReport
+from grants.awards.models import Award, Disbursement
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
@@ -61,7 +61,7 @@ def test_amendments_are_numbered_and_checked_both_ways(people):
     officer, finance, member, organization = people
     program = factories.make_program(officer=officer, total_budget_cents=10_000_000, award_ceiling_cents=10_000_000)
     award = factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=5_000_000)
-    awards.record_payment(actor=finance, award_id=award.id, amount_cents=3_000_000, paid_on=date(2027, 2, 1), payment_reference="V-1", description="Q1")
+    awards.record_payment(actor=finance, award_id=award.id, amount_cents=3_000_000, paid_on=date(2026, 2, 1), payment_reference="V-1", description="Q1")
     first = awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=1_000_000, new_end_date=None, reason="More sites")
     second = awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=0, new_end_date=date(2028, 6, 30), reason="Delay")
     assert (first.number, second.number) == (1, 2)
@@ -82,13 +82,13 @@ def test_payment_lifecycle_and_over_payment_refused(people):
     with pytest.raises(DomainError, match=r"more than the \$30,000.00 left"):
         awards.request_payment(actor=member, award_id=award.id, amount_cents=3_000_001, period_start=None, period_end=None, description="Too much")
     awards.approve_payment(actor=finance, disbursement_id=request.id, comment="OK")
-    awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=date(2027, 4, 10), payment_reference="CHK-1001")
+    awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=date(2026, 4, 10), payment_reference="CHK-1001")
     figures = awards.award_figures(award)
     assert (figures.paid_cents, figures.pending_cents, figures.remaining_cents) == (2_000_000, 0, 3_000_000)
     awards.void_payment(actor=finance, disbursement_id=request.id, reason="Check returned")
     assert awards.award_figures(award).remaining_cents == 5_000_000
     with pytest.raises(DomainError):
-        awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=date(2027, 4, 10), payment_reference="CHK-1")
+        awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=date(2026, 4, 10), payment_reference="CHK-1")
     db.session.commit()
     notices = db.session.scalars(sa.select(OutboxMessage.subject).where(OutboxMessage.to_address == "grantee@example.org")).all()
     assert any("Payment approved" in s for s in notices) and any("Payment made" in s for s in notices)
@@ -99,7 +99,7 @@ def test_closeout_releases_the_unspent_balance(people):
     program = factories.make_program(officer=officer, total_budget_cents=10_000_000, award_ceiling_cents=10_000_000)
     award = factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=5_000_000,
                                  start_date=date(2027, 1, 1), end_date=date(2027, 3, 31))
-    awards.record_payment(actor=finance, award_id=award.id, amount_cents=4_500_000, paid_on=date(2027, 3, 1), payment_reference="V-9", description="All")
+    awards.record_payment(actor=finance, award_id=award.id, amount_cents=4_500_000, paid_on=date(2026, 3, 1), payment_reference="V-9", description="All")
     with pytest.raises(DomainError, match="final progress report"):
         awards.close_out_award(actor=officer, award_id=award.id)
     final = award.reports[-1]
@@ -118,7 +118,7 @@ def test_closeout_releases_the_unspent_balance(people):
 def test_termination_voids_pending_payments_and_deobligates(people):
     officer, finance, member, organization = people
     award = factories.make_award(officer=officer, member=member, organization=organization, amount_cents=5_000_000)
-    awards.record_payment(actor=finance, award_id=award.id, amount_cents=1_000_000, paid_on=date(2027, 2, 1), payment_reference="V-2", description="")
+    awards.record_payment(actor=finance, award_id=award.id, amount_cents=1_000_000, paid_on=date(2026, 2, 1), payment_reference="V-2", description="")
     pending = awards.request_payment(actor=member, award_id=award.id, amount_cents=500_000, period_start=None, period_end=None, description="Q2")
     awards.terminate_award(actor=officer, award_id=award.id, reason="Program ended")
     assert pending.status == "void" and award.status == "terminated" and award.amount_cents == 1_000_000
@@ -168,7 +168,7 @@ def test_every_money_change_is_audited_in_the_same_transaction(people):
     award = factories.make_award(officer=officer, member=member, organization=organization)
     db.session.commit()
     before = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
-    awards.record_payment(actor=finance, award_id=award.id, amount_cents=100, paid_on=date(2027, 1, 2), payment_reference="V", description="")
+    awards.record_payment(actor=finance, award_id=award.id, amount_cents=100, paid_on=date(2026, 1, 2), payment_reference="V", description="")
     db.session.rollback()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) == before
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Disbursement)) == 0
@@ -254,7 +254,7 @@ def test_concurrent_payments_never_exceed_the_award(app, people):
     db.session.commit()
     finance_id, award_id = finance.id, award.id
     attempt = lambda: awards.record_payment(actor=db.session.get(type(finance), finance_id), award_id=award_id,  # noqa: E731
-                                            amount_cents=300_000, paid_on=date(2027, 1, 5), payment_reference="V", description="")
+                                            amount_cents=300_000, paid_on=date(2026, 1, 5), payment_reference="V", description="")
     outcomes, errors = _race(app, [attempt] * 20)
     assert errors == []
     assert outcomes.count("ok") == 10 and outcomes.count("refused") == 10

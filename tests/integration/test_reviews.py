@@ -3,7 +3,6 @@
 import pytest
 import sqlalchemy as sa
 
-from grants.applications.models import Application
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from grants.reviews import services as reviews

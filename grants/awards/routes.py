@@ -1,0 +1,540 @@
+"""Awards and post-award: program officers make and manage awards, finance pays, grantees request and report."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
+
+from grants.accounts.models import ADMIN, APPLICANT, FINANCE, PROGRAM_OFFICER, Organization
+from grants.applications.models import APPROVED as APPLICATION_APPROVED
+from grants.applications.models import Application, Attachment
+from grants.audit.models import AuditEvent
+from grants.awards import bp, services
+from grants.awards.forms import (
+    ActivateForm,
+    AmendForm,
+    AwardForm,
+    MarkPaidForm,
+    PaymentDecisionForm,
+    PaymentRequestForm,
+    RecordPaymentForm,
+    ReportForm,
+    ReviewReportForm,
+    TerminateForm,
+    VoidForm,
+)
+from grants.awards.models import (
+    ACTIVE,
+    APPROVED,
+    AWARD_STATUSES,
+    DUE,
+    PENDING_AGREEMENT,
+    REPORT_METRICS,
+    REQUESTED,
+    REVISION_REQUESTED,
+    SUBMITTED,
+    Amendment,
+    Award,
+    Disbursement,
+    ProgressReport,
+)
+from grants.db import MAX_PAGE, paginate, utcnow
+from grants.errors import DomainError
+from grants.extensions import db
+from grants.formtools import apply_domain_error
+from grants.money import format_money
+from grants.permissions import is_member, login_required, roles_required
+from grants.programs.models import Program
+
+AWARD_STAFF = (PROGRAM_OFFICER, FINANCE, ADMIN)
+AWARDS_PER_PAGE = 25
+QUEUE_PER_PAGE = 50
+
+
+# Loading and access ---------------------------------------------------------------------------
+
+
+def _award_for_viewer(award_id: int) -> Award:
+    """Staff see every award; members of the grantee organization see theirs; anyone else gets 404."""
+    award = db.get_or_404(Award, award_id)
+    if not current_user.has_role(*AWARD_STAFF) and not is_member(current_user, award.application.organization_id):
+        abort(404)
+    return award
+
+
+def _award_for_grantee(award_id: int) -> Award:
+    award = db.get_or_404(Award, award_id)
+    if not is_member(current_user, award.application.organization_id):
+        abort(404)
+    return award
+
+
+def _report_for_viewer(report_id: int) -> ProgressReport:
+    """Members of the grantee organization and program officers; anyone else gets 404."""
+    report = db.get_or_404(ProgressReport, report_id)
+    if not current_user.has_role(PROGRAM_OFFICER) and not is_member(current_user, report.award.application.organization_id):
+        abort(404)
+    return report
+
+
+def _documentation(disbursement_ids: list[int]) -> dict[int, list[Attachment]]:
+    """Supporting documents per payment, in one query."""
+    if not disbursement_ids:
+        return {}
+    found: dict[int, list[Attachment]] = {}
+    for attachment in db.session.scalars(
+        sa.select(Attachment).where(Attachment.disbursement_id.in_(disbursement_ids)).order_by(Attachment.id)
+    ):
+        found.setdefault(attachment.disbursement_id, []).append(attachment)
+    return found
+
+
+def _query_text(name: str) -> str:
+    return request.args.get(name, "").strip()
+
+
+def _query_number(text: str, digits: int) -> int | None:
+    """A filter's whole number, or None for anything else (``str.isdigit`` lets "²" through to a failing int())."""
+    return int(text) if re.fullmatch(rf"[0-9]{{1,{digits}}}", text) else None
+
+
+# Award list -----------------------------------------------------------------------------------
+
+
+@bp.route("/awards")
+@roles_required(PROGRAM_OFFICER, FINANCE, ADMIN)
+def award_list():
+    filters = {name: _query_text(name) for name in ("program", "status", "fiscal_year", "q")}
+    stmt = (
+        sa.select(Award)
+        .join(Award.program)
+        .join(Award.application)
+        .join(Application.organization)
+        .options(contains_eager(Award.program), contains_eager(Award.application).contains_eager(Application.organization))
+        .order_by(Program.fiscal_year.desc(), Award.award_number)
+    )
+    program_id, fiscal_year = _query_number(filters["program"], 9), _query_number(filters["fiscal_year"], 4)
+    if program_id is not None:
+        stmt = stmt.where(Award.program_id == program_id)
+    if filters["status"] in AWARD_STATUSES:
+        stmt = stmt.where(Award.status == filters["status"])
+    if fiscal_year is not None:
+        stmt = stmt.where(Program.fiscal_year == fiscal_year)
+    if filters["q"]:
+        needle = filters["q"].lower()
+        stmt = stmt.where(sa.or_(
+            sa.func.lower(Award.award_number).contains(needle, autoescape=True),
+            sa.func.lower(Organization.legal_name).contains(needle, autoescape=True),
+        ))
+    page = paginate(stmt, AWARDS_PER_PAGE)
+    programs = db.session.scalars(sa.select(Program).order_by(Program.fiscal_year.desc(), Program.name)).all()
+    return render_template(
+        "awards/award_list.html", page=page, filters=filters, totals=services.payment_totals([a.id for a in page.items]),
+        programs=programs, fiscal_years=sorted({p.fiscal_year for p in programs}, reverse=True), award_statuses=AWARD_STATUSES,
+    )
+
+
+# Making an award ------------------------------------------------------------------------------
+
+
+@bp.route("/applications/<int:application_id>/award", methods=["GET", "POST"])
+@roles_required(PROGRAM_OFFICER)
+def create_award(application_id: int):
+    application = db.get_or_404(Application, application_id)
+    existing = db.session.scalar(sa.select(Award).where(Award.application_id == application.id))
+    if existing is not None:
+        flash(f"{application.reference} already has award {existing.award_number}.", "info")
+        return redirect(url_for("awards.award_detail", award_id=existing.id))
+    form = AwardForm()
+    if request.method == "GET":
+        form.amount.data = application.approved_cents
+    if form.validate_on_submit():
+        try:
+            award = services.create_award(
+                actor=current_user, application_id=application.id, amount_cents=form.amount.data,
+                start_date=form.start_date.data, end_date=form.end_date.data, conditions=form.conditions.data or "",
+            )
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Award {award.award_number} made for {format_money(award.amount_cents)}; the grantee has been notified. "
+                  "Activate it when the agreement is signed.", "success")
+            return redirect(url_for("awards.award_detail", award_id=award.id))
+    program = application.program
+    # What this award may use: the budget less every other award and approval (this one's approval excluded).
+    committed = services.committed_cents(program.id, excluding_application_id=application.id)
+    return render_template("awards/create_award.html", application=application, program=program, form=form,
+                           committed=committed, available=program.total_budget_cents - committed,
+                           awardable=application.status == APPLICATION_APPROVED)
+
+
+# The award page -------------------------------------------------------------------------------
+
+
+AUDIT_ACTION_LABELS = {
+    "award.created": "Award made",
+    "award.activated": "Agreement signed; award active",
+    "award.amended": "Award amended",
+    "award.terminated": "Award terminated",
+    "award.closed": "Award closed out",
+    "payment.requested": "Payment requested",
+    "payment.approved": "Payment approved",
+    "payment.paid": "Payment made",
+    "payment.recorded": "Payment recorded",
+    "payment.voided": "Payment voided",
+    "report.submitted": "Progress report submitted",
+    "report.accepted": "Progress report accepted",
+    "report.revision_requested": "Progress report revision requested",
+}
+
+
+def _render_award_detail(award: Award, *, activate_form=None, terminate_form=None):
+    staff = current_user.has_role(*AWARD_STAFF)
+    # Fill the page's collections in a fixed number of queries, whatever their length.
+    db.session.scalars(
+        sa.select(Award).where(Award.id == award.id).options(
+            joinedload(Award.application).joinedload(Application.organization), joinedload(Award.program),
+            selectinload(Award.amendments).joinedload(Amendment.created_by),
+            selectinload(Award.disbursements), selectinload(Award.reports),
+        )
+    ).one()
+    disbursement_ids = [d.id for d in award.disbursements]
+    events = []
+    if staff:
+        events = db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.entity_type == "award", AuditEvent.entity_id == str(award.id)).order_by(AuditEvent.id)
+        ).all()
+    return render_template(
+        "awards/award_detail.html", award=award, application=award.application, program=award.program,
+        figures=services.award_figures(award), documentation=_documentation(disbursement_ids), events=events,
+        action_labels=AUDIT_ACTION_LABELS, staff=staff,
+        is_officer=current_user.has_role(PROGRAM_OFFICER), is_finance=current_user.has_role(FINANCE),
+        is_grantee=is_member(current_user, award.application.organization_id),
+        activate_form=activate_form or ActivateForm(formdata=None), terminate_form=terminate_form or TerminateForm(formdata=None),
+        today=utcnow().date(),
+    )
+
+
+@bp.route("/awards/<int:award_id>")
+@login_required
+def award_detail(award_id: int):
+    award = _award_for_viewer(award_id)
+    return _render_award_detail(award)
+
+
+@bp.route("/awards/<int:award_id>/activate", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def activate(award_id: int):
+    award = db.get_or_404(Award, award_id)
+    form = ActivateForm()
+    if form.validate_on_submit():
+        try:
+            services.activate_award(actor=current_user, award_id=award.id, signed_on=form.signed_on.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Award {award.award_number} is active; the grantee can now request payments.", "success")
+            return redirect(url_for("awards.award_detail", award_id=award.id))
+    return _render_award_detail(award, activate_form=form)
+
+
+@bp.route("/awards/<int:award_id>/terminate", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def terminate(award_id: int):
+    award = db.get_or_404(Award, award_id)
+    form = TerminateForm()
+    if form.validate_on_submit():
+        try:
+            services.terminate_award(actor=current_user, award_id=award.id, reason=form.reason.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Award {award.award_number} is terminated; pending payments were voided and the unpaid balance released.", "success")
+            return redirect(url_for("awards.award_detail", award_id=award.id))
+    return _render_award_detail(award, terminate_form=form)
+
+
+@bp.route("/awards/<int:award_id>/close-out", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def close_out(award_id: int):
+    award = db.get_or_404(Award, award_id)
+    try:
+        amendment = services.close_out_award(actor=current_user, award_id=award.id)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        released = -amendment.amount_delta_cents if amendment is not None else 0
+        flash(f"Award {award.award_number} is closed; {format_money(released)} went back to the program budget.", "success")
+    return redirect(url_for("awards.award_detail", award_id=award.id))
+
+
+@bp.route("/awards/<int:award_id>/amend", methods=["GET", "POST"])
+@roles_required(PROGRAM_OFFICER)
+def amend(award_id: int):
+    award = db.get_or_404(Award, award_id)
+    form = AmendForm(award=award)
+    if form.validate_on_submit():
+        try:
+            amendment = services.amend_award(actor=current_user, award_id=award.id, amount_delta_cents=form.delta_cents(),
+                                             new_end_date=form.new_end_date.data, reason=form.reason.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Amendment {amendment.number} recorded; award {award.award_number} is now {format_money(award.amount_cents)} "
+                  f"ending {award.end_date:%B %-d, %Y}.", "success")
+            return redirect(url_for("awards.award_detail", award_id=award.id))
+    program = award.program
+    return render_template("awards/amend.html", award=award, program=program, form=form, figures=services.award_figures(award),
+                           committed=services.committed_cents(program.id))
+
+
+# Payments -------------------------------------------------------------------------------------
+
+
+@bp.route("/awards/<int:award_id>/payments/request", methods=["GET", "POST"])
+@roles_required(APPLICANT)
+def request_payment(award_id: int):
+    award = _award_for_grantee(award_id)
+    form = PaymentRequestForm()
+    if form.validate_on_submit():
+        try:
+            disbursement = services.request_payment(
+                actor=current_user, award_id=award.id, amount_cents=form.amount.data,
+                period_start=form.period_start.data, period_end=form.period_end.data,
+                description=form.description.data or "", documentation=form.documentation.data,
+            )
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Payment request of {format_money(disbursement.amount_cents)} sent to finance for approval.", "success")
+            return redirect(url_for("awards.award_detail", award_id=award.id))
+    return render_template("awards/request_payment.html", award=award, form=form, figures=services.award_figures(award))
+
+
+@bp.route("/awards/<int:award_id>/payments/record", methods=["GET", "POST"])
+@roles_required(FINANCE)
+def record_payment(award_id: int):
+    award = db.get_or_404(Award, award_id)
+    form = RecordPaymentForm()
+    if form.validate_on_submit():
+        try:
+            disbursement = services.record_payment(
+                actor=current_user, award_id=award.id, amount_cents=form.amount.data, paid_on=form.paid_on.data,
+                payment_reference=form.payment_reference.data, description=form.description.data or "",
+            )
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"Payment of {format_money(disbursement.amount_cents)} recorded on award {award.award_number}.", "success")
+            return redirect(url_for("awards.award_detail", award_id=award.id))
+    return render_template("awards/record_payment.html", award=award, form=form, figures=services.award_figures(award))
+
+
+def _queue_page(status: str, page_arg: str):
+    stmt = (
+        sa.select(Disbursement)
+        .where(Disbursement.status == status)
+        .options(joinedload(Disbursement.award).joinedload(Award.application).joinedload(Application.organization))
+        .order_by(Disbursement.requested_on, Disbursement.id)
+    )
+    number = min(max(request.args.get(page_arg, 1, type=int), 1), MAX_PAGE)
+    return db.paginate(stmt, page=number, per_page=QUEUE_PER_PAGE, error_out=False)
+
+
+@bp.route("/payments")
+@roles_required(FINANCE, ADMIN)
+def payment_queue():
+    requested = _queue_page(REQUESTED, "page")
+    approved = _queue_page(APPROVED, "approved_page")
+    return render_template(
+        "awards/payment_queue.html", requested=requested, approved=approved,
+        documentation=_documentation([d.id for d in [*requested.items, *approved.items]]),
+        can_act=current_user.has_role(FINANCE), today=utcnow().date(),
+    )
+
+
+def _back_to(form, disbursement: Disbursement):
+    if form.next.data == "award":
+        return redirect(url_for("awards.award_detail", award_id=disbursement.award_id))
+    return redirect(url_for("awards.payment_queue"))
+
+
+def _flash_form_errors(form) -> None:
+    for name, errors in form.errors.items():
+        for message in errors:
+            flash(message if name == "csrf_token" else f"{form[name].label.text}: {message}", "error")
+
+
+@bp.route("/payments/<int:disbursement_id>/approve", methods=["POST"])
+@roles_required(FINANCE)
+def approve_payment(disbursement_id: int):
+    disbursement = db.get_or_404(Disbursement, disbursement_id)
+    form = PaymentDecisionForm()
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return _back_to(form, disbursement)
+    try:
+        services.approve_payment(actor=current_user, disbursement_id=disbursement.id, comment=form.comment.data or "")
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"Payment of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} approved.", "success")
+    return _back_to(form, disbursement)
+
+
+@bp.route("/payments/<int:disbursement_id>/reject", methods=["POST"])
+@roles_required(FINANCE)
+def reject_payment(disbursement_id: int):
+    disbursement = db.get_or_404(Disbursement, disbursement_id)
+    form = PaymentDecisionForm()
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return _back_to(form, disbursement)
+    try:
+        services.reject_payment(actor=current_user, disbursement_id=disbursement.id, comment=form.comment.data or "")
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"Payment request of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} rejected; "
+              "the grantee has been told why.", "success")
+    return _back_to(form, disbursement)
+
+
+@bp.route("/payments/<int:disbursement_id>/paid", methods=["POST"])
+@roles_required(FINANCE)
+def mark_paid(disbursement_id: int):
+    disbursement = db.get_or_404(Disbursement, disbursement_id)
+    form = MarkPaidForm()
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return _back_to(form, disbursement)
+    try:
+        services.mark_paid(actor=current_user, disbursement_id=disbursement.id, paid_on=form.paid_on.data,
+                           payment_reference=form.payment_reference.data)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"Payment of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} marked paid.", "success")
+    return _back_to(form, disbursement)
+
+
+@bp.route("/payments/<int:disbursement_id>/void", methods=["POST"])
+@roles_required(FINANCE)
+def void_payment(disbursement_id: int):
+    disbursement = db.get_or_404(Disbursement, disbursement_id)
+    form = VoidForm()
+    if not form.validate_on_submit():
+        _flash_form_errors(form)
+        return _back_to(form, disbursement)
+    try:
+        services.void_payment(actor=current_user, disbursement_id=disbursement.id, reason=form.reason.data)
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"Payment of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} voided.", "success")
+    return _back_to(form, disbursement)
+
+
+# Progress reports -----------------------------------------------------------------------------
+
+
+def _render_report(report: ProgressReport, *, form=None, review_form=None):
+    award = report.award
+    grantee = is_member(current_user, award.application.organization_id)
+    can_submit = grantee and report.status in (DUE, REVISION_REQUESTED) and award.status in (PENDING_AGREEMENT, ACTIVE)
+    if form is None and can_submit:
+        form = ReportForm(formdata=None)
+        if report.status == REVISION_REQUESTED:
+            form.load(report)
+    can_review = current_user.has_role(PROGRAM_OFFICER) and report.status == SUBMITTED
+    return render_template(
+        "awards/report.html", report=report, award=award, form=form if can_submit else None,
+        review_form=(review_form or ReviewReportForm(formdata=None)) if can_review else None,
+        metrics=REPORT_METRICS, grantee=grantee, today=utcnow().date(),
+    )
+
+
+@bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
+@login_required
+def report(report_id: int):
+    report = _report_for_viewer(report_id)
+    if request.method == "GET":
+        return _render_report(report)
+    if not is_member(current_user, report.award.application.organization_id):
+        abort(403)
+    form = ReportForm()
+    if form.validate_on_submit():
+        try:
+            services.submit_report(actor=current_user, report_id=report.id, metrics=form.metrics(), narrative=form.narrative.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"{report.title} submitted. The program officer will review it.", "success")
+            return redirect(url_for("awards.award_detail", award_id=report.award_id))
+    return _render_report(report, form=form)
+
+
+@bp.route("/reports/<int:report_id>/review", methods=["POST"])
+@roles_required(PROGRAM_OFFICER)
+def review_report(report_id: int):
+    report = db.get_or_404(ProgressReport, report_id)
+    form = ReviewReportForm()
+    if form.validate_on_submit():
+        accept = form.decision.data == "accept"
+        try:
+            services.review_report(actor=current_user, report_id=report.id, accept=accept, comment=form.comment.data or "")
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            flash(f"{report.title} {'accepted' if accept else 'returned for revision; the grantee has been told what to change'}.", "success")
+            return redirect(url_for("awards.report", report_id=report.id))
+    return _render_report(report, review_form=form)
+
+
+@bp.route("/programs/<int:program_id>/reports")
+@roles_required(PROGRAM_OFFICER, ADMIN)
+def overdue_reports(program_id: int):
+    program = db.get_or_404(Program, program_id)
+    today = utcnow().date()
+    base = (
+        sa.select(ProgressReport)
+        .join(ProgressReport.award)
+        .join(Award.application)
+        .join(Application.organization)
+        .where(Award.program_id == program.id)
+        .options(contains_eager(ProgressReport.award).contains_eager(Award.application).contains_eager(Application.organization))
+        .order_by(ProgressReport.due_on, ProgressReport.id)
+    )
+    overdue = db.session.scalars(base.where(
+        ProgressReport.status.in_((DUE, REVISION_REQUESTED)), ProgressReport.due_on < today,
+        Award.status.in_((PENDING_AGREEMENT, ACTIVE)),
+    )).all()
+    waiting = db.session.scalars(base.where(ProgressReport.status == SUBMITTED)).all()
+    return render_template("awards/overdue_reports.html", program=program, overdue=overdue, waiting=waiting, today=today,
+                           can_open=current_user.has_role(PROGRAM_OFFICER))
+
+
+# Finance summary ------------------------------------------------------------------------------
+
+
+@bp.route("/finance")
+@roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
+def finance_summary():
+    fiscal_year = _query_number(_query_text("fiscal_year"), 4)
+    fiscal_years = db.session.scalars(sa.select(Program.fiscal_year).distinct().order_by(Program.fiscal_year.desc())).all()
+    program_ids = None
+    if fiscal_year is not None:
+        program_ids = list(db.session.scalars(sa.select(Program.id).where(Program.fiscal_year == fiscal_year).order_by(Program.id)))
+    rows = services.program_figures(program_ids)
+    totals = {
+        "budget": sum(r.budget_cents for r in rows), "awarded": sum(r.awarded_cents for r in rows),
+        "paid": sum(r.paid_cents for r in rows), "pending": sum(r.pending_cents for r in rows),
+        "approved": sum(r.approved_not_awarded_cents for r in rows),
+        "remaining": sum(r.remaining_cents for r in rows),
+    }
+    return render_template("awards/finance_summary.html", rows=rows, totals=totals, fiscal_year="" if fiscal_year is None else str(fiscal_year),
+                           fiscal_years=fiscal_years)
