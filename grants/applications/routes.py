@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from grants.accounts.models import APPLICANT, PROGRAM_OFFICER, Membership, Organization
+from grants.accounts.models import APPLICANT, FINANCE, PROGRAM_OFFICER, Membership, Organization
 from grants.applications import bp, services
 from grants.applications.forms import (
     AttachmentForm,
@@ -320,6 +320,10 @@ def download_attachment(attachment_id: int):
     attachment = db.get_or_404(Attachment, attachment_id)
     if attachment.application is None or not can_view_application(current_user, attachment.application):
         abort(404)
+    if attachment.disbursement_id is not None and not (
+        is_member(current_user, attachment.application.organization_id) or current_user.has_role(PROGRAM_OFFICER, FINANCE)
+    ):
+        abort(404)  # payment documentation is for the grantee and staff, not the application's reviewers
     return send_file(
         stored_path(attachment.stored_name),
         mimetype=attachment.content_type,
