@@ -108,6 +108,19 @@ def export_360giving(path: str, slug: str | None):
     click.echo(f"Wrote {path}: {count} grants.")
 
 
+@grants_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def backup(path: str):
+    """Write a consistent copy of the database to PATH (SQLite file, or a pg_dump archive)."""
+    from grants.backup import backup_database
+
+    try:
+        written = backup_database(db.engine, path)
+    except DomainError as error:
+        raise click.ClickException(error.message)
+    click.echo(f"Backup written to {written} ({written.stat().st_size:,} bytes).")
+
+
 @grants_cli.command("send-reminders")
 def send_reminders():
     """Queue reminders for progress reports due within 14 days and overdue ones (once per stage)."""
