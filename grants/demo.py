@@ -132,6 +132,7 @@ def load(*, seed: int) -> list[tuple[str, str]]:
     open_program, closed_program = _programs(officer)
     _applications(rng, users, organizations, open_program, closed_program, officer)
     _reviews(rng, users, open_program, closed_program, officer)
+    _awarded_round(rng, users, organizations, officer)
     return LOGINS
 
 
@@ -232,6 +233,11 @@ def _applications(rng, users, organizations, open_program, closed_program, offic
                 "title": TITLES[index], "summary": "", "need": "", "approach": "", "counties_served": organization.county,
                 "awareness_component": None, "awareness_plan": "", "expected_outcomes": "",
             })
+    # A complete application from the fourth organization, submitted and waiting to be screened.
+    actor = members[organizations[3].id]
+    waiting = applications.start_application(actor=actor, program=open_program, organization=organizations[3])
+    _fill(rng, waiting, actor, ["library", "business_improvement_district"], 4)
+    applications.submit_application(actor=actor, application_id=waiting.id, certified=True)
 
 
 def _reviews(rng, users, open_program, closed_program, officer) -> None:
@@ -264,8 +270,95 @@ def _reviews(rng, users, open_program, closed_program, officer) -> None:
             reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
     submitted = db.session.scalars(
         sa.select(Application).where(Application.program_id == open_program.id, Application.status == "submitted")
+        .order_by(Application.id).limit(1)
     ).all()
     for application in submitted:
         applications.screen_application(actor=officer, application=application, eligible=True, reason=None)
         for reviewer in (panel[0], panel[2]):
             reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)
+
+
+def _awarded_round(rng, users, organizations, officer) -> None:
+    """Last year's round, carried through to awards: amendments, payments in every status and
+    progress reports in every status, so the ledger, dashboards and finance pages have data."""
+    from datetime import date
+
+    from grants.awards import services as awards
+    from grants.reviews import services as reviews
+
+    finance = users["finance@example.gov"]
+    now = utcnow().replace(second=0, microsecond=0)
+    program = programs.create_program(actor=officer, fields={
+        "name": "Community Responder Partnerships 2025", "slug": "crp-2025", "code": "CRPX",
+        "description": "Last year's round: partnerships with libraries, transit, faith communities and business districts.",
+        "fiscal_year": 2025, "funding_source_code": "GF-4410-CRP", "total_budget_cents": 120_000_000,
+        "award_floor_cents": 2_500_000, "award_ceiling_cents": 30_000_000, "match_percent": 10,
+        "opens_at": now - timedelta(days=540), "closes_at": now - timedelta(days=480), "review_deadline": now - timedelta(days=450),
+        "eligible_partner_types": list(PARTNER_TYPES), "reviewers_per_application": 2, "score_spread_threshold": 25,
+        "share_reviewer_comments": True,
+    })
+    for name, max_points, weight in (("Community need", 20, 40), ("Partnership strength", 20, 40), ("Feasibility", 20, 20)):
+        programs.add_criterion(actor=officer, program=program, name=name, guidance="", max_points=max_points, weight=weight)
+    programs.change_program_status(actor=officer, program=program, status="published")
+    panel = [users["reviewer@example.gov"], users["reviewer3@example.gov"]]
+    members = {org.id: db.session.scalar(sa.select(User).join(Membership).where(Membership.organization_id == org.id).order_by(User.id).limit(1))
+               for org in organizations}
+    in_window = program.opens_at + timedelta(days=5)
+    made = []
+    for index, organization in enumerate(organizations[:3]):
+        actor = members[organization.id]
+        application = applications.start_application(actor=actor, program=program, organization=organization, now=in_window)
+        _fill(rng, application, actor, [list(PARTNER_TYPES)[index], list(PARTNER_TYPES)[(index + 2) % 5]], index + 1)
+        applications.submit_application(actor=actor, application_id=application.id, certified=True, now=in_window + timedelta(days=1))
+        applications.screen_application(actor=officer, application=application, eligible=True, reason=None)
+        for reviewer in panel:
+            assignment = reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)
+            reviews.declare_conflict(actor=reviewer, assignment=assignment, conflicted=False, reason=None)
+            reviews.save_review(actor=reviewer, assignment=assignment,
+                                points={c.id: rng.randint(12, 19) for c in program.criteria},
+                                comments={c.id: "Solid." for c in program.criteria}, overall_comment="Fund.", recommendation="fund")
+            reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
+        reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=None, rationale="Strong partnership plan.")
+        made.append((application, actor))
+    programs.change_program_status(actor=officer, program=program, status="closed")
+
+    today = utcnow().date()
+    start = date(today.year - 1, today.month, 1)
+    end = date(start.year + 2, start.month, 1) - timedelta(days=1)
+    metrics = {"people_served": 140, "calls_answered": 410, "referrals": 55, "awareness_events": 4, "partner_meetings": 9}
+    for index, (application, member) in enumerate(made):
+        period_end = date(start.year, start.month, 28) + timedelta(days=92) if index == 2 else end
+        award = awards.create_award(actor=officer, application_id=application.id, amount_cents=None, start_date=start,
+                                    end_date=period_end, conditions="Quarterly partner meetings with minutes.")
+        awards.activate_award(actor=officer, award_id=award.id, signed_on=start)
+        third = award.amount_cents // 4
+        first = awards.request_payment(actor=member, award_id=award.id, amount_cents=third, period_start=start,
+                                       period_end=start + timedelta(days=89), description="First quarter: counselor salaries",
+                                       documentation=demo_file("Invoice, first quarter", "invoice-q1.pdf"))
+        awards.approve_payment(actor=finance, disbursement_id=first.id, comment="Matches the invoice.")
+        awards.mark_paid(actor=finance, disbursement_id=first.id, paid_on=start + timedelta(days=100), payment_reference=f"V-{2025_100 + index}")
+        if index == 0:
+            awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=1_000_000, new_end_date=None,
+                               reason="Added a second library branch.")
+            second = awards.request_payment(actor=member, award_id=award.id, amount_cents=third, period_start=start + timedelta(days=90),
+                                            period_end=start + timedelta(days=180), description="Second quarter: salaries and outreach")
+            awards.approve_payment(actor=finance, disbursement_id=second.id)
+            awards.request_payment(actor=member, award_id=award.id, amount_cents=third // 2, period_start=start + timedelta(days=181),
+                                   period_end=start + timedelta(days=270), description="Third quarter: outreach materials",
+                                   documentation=demo_file("Invoice, third quarter", "invoice-q3.pdf"))
+            reports = award.reports
+            awards.submit_report(actor=member, report_id=reports[0].id, metrics=metrics, narrative="Two branches live; strong referral flow.")
+            awards.review_report(actor=officer, report_id=reports[0].id, accept=True, comment="")
+            awards.submit_report(actor=member, report_id=reports[1].id, metrics=metrics, narrative="Transit pilot started.")
+            awards.review_report(actor=officer, report_id=reports[1].id, accept=False, comment="Add the number of calls from stations.")
+            awards.submit_report(actor=member, report_id=reports[2].id, metrics=metrics, narrative="Awareness campaign launched.")
+        elif index == 1:
+            awards.record_payment(actor=finance, award_id=award.id, amount_cents=third, paid_on=start + timedelta(days=200),
+                                  payment_reference=f"CHK-{4400 + index}", description="Second quarter")
+            awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=0, new_end_date=end + timedelta(days=92),
+                               reason="No-cost extension: hiring delays.")
+        else:
+            for report in award.reports:
+                awards.submit_report(actor=member, report_id=report.id, metrics=metrics, narrative="Completed as planned.")
+                awards.review_report(actor=officer, report_id=report.id, accept=True, comment="")
+            awards.close_out_award(actor=officer, award_id=award.id)
