@@ -1,6 +1,6 @@
-"""Journey 3 (the part the app supports so far): a program officer ranks the closed pilot round,
-draws the funding line with the partner-type reserve and approves above it; and works the open
-round's applications list."""
+"""Journey 3: a program officer screens a submitted application and auto-assigns reviewers, ranks
+the closed pilot round, draws the funding line with the partner-type reserve and approves above it,
+makes and activates an award, and accepts a grantee's progress report."""
 
 import re
 
@@ -31,19 +31,83 @@ def _ranking_rows(page):
     return page.get_by_role("table", name="Applications ranked by raw mean score").locator("tbody tr")
 
 
-def test_program_officer_journey(page):
+def test_program_officer_journey(page, live_server):
     sign_in(page, "officer@example.gov", DEMO_PASSWORD)
-    _rank_draw_the_line_and_approve(page)
+    _screen_and_auto_assign(page)
+    funded = _rank_draw_the_line_and_approve(page)
     _filter_the_open_rounds_applications(page)
-    # TODO(issue 9, journey 3): the steps still to come once awards and progress reports exist:
-    #   - create the award for an approved pilot application (award number, amount, period of
-    #     performance, agreement signed) and see it listed under Awards;
-    #   - accept the grantee's submitted progress report and see it marked Accepted.
-    # And at the start, on a submitted application of the open round: screen it eligible
-    # ("Record screening"), then Auto-assign reviewers on the Assignments page.
+    _make_and_activate_an_award(page, funded[0])
+    _accept_a_progress_report(page)
 
 
-def _rank_draw_the_line_and_approve(page) -> None:
+def _screen_and_auto_assign(page) -> None:
+    """A submitted application of the open round: screen it eligible, then auto-assign reviewers."""
+    _open_program(page, OPEN_ROUND)
+    page.get_by_role("link", name="Applications", exact=True).click()
+    page.get_by_label("Status", exact=True).select_option(label="Submitted")
+    page.get_by_role("button", name="Filter").click()
+    page.get_by_role("link", name="CRP-2027-0004").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("CRP-2027-0004")
+    assert_accessible(page)
+    tick(page.get_by_label("Eligible: send to review"))
+    page.get_by_role("button", name="Record screening").click()
+    expect(flash(page, "CRP-2027-0004 is now under review; the applicant has been notified.")).to_be_visible()
+    expect(page.locator(".usa-tag").first).to_have_text("Under review")
+    assert_accessible(page)
+    _open_program(page, OPEN_ROUND)
+    page.get_by_role("link", name="Review assignments").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Review assignments")
+    assert_accessible(page)
+    page.get_by_role("button", name="Auto-assign").click()
+    expect(flash(page, re.compile(r"Auto-assign made [1-9]\d* assignment\(s\)\."))).to_be_visible()
+    row = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="CRP-2027-0004"))
+    expect(row.get_by_role("listitem")).to_have_count(3)
+    assert_accessible(page)
+
+
+def _make_and_activate_an_award(page, reference: str) -> None:
+    """Turn an approved pilot application into an award and record the signed agreement."""
+    _open_program(page, PILOT)
+    page.get_by_role("link", name="Applications", exact=True).click()
+    page.get_by_role("link", name=reference).click()
+    page.get_by_role("link", name="Reviews and decision").click()
+    page.get_by_role("link", name="Make an award").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Make an award")
+    assert_accessible(page)
+    page.get_by_label("Start of the period of performance").fill("2027-01-01")
+    page.get_by_label("End of the period of performance").fill("2027-12-31")
+    page.get_by_label("Conditions (optional)").fill("Monthly partner meetings.")
+    page.get_by_role("button", name="Make the award").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Award RPP-2026-A0001")
+    expect(page.get_by_text("Pending agreement").first).to_be_visible()
+    assert_accessible(page)
+    page.get_by_label("Date the agreement was signed").fill("2026-11-20")
+    page.get_by_role("button", name="Activate the award").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Active")
+    reports = page.get_by_role("table", name=re.compile("report", re.I)).locator("tbody tr")
+    expect(reports).to_have_count(4)
+    assert_accessible(page)
+    nav(page, "Awards")
+    expect(page.get_by_role("link", name="RPP-2026-A0001")).to_be_visible()
+    assert_accessible(page)
+
+
+def _accept_a_progress_report(page) -> None:
+    """Last year's first award has a quarterly report waiting for review."""
+    nav(page, "Awards")
+    page.get_by_role("link", name="CRPX-2025-A0001").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("CRPX-2025-A0001")
+    page.get_by_role("link", name="Quarterly report 3").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Quarterly report 3")
+    expect(page.locator("h1 .usa-tag")).to_have_text("Submitted")
+    assert_accessible(page)
+    tick(page.get_by_label("Accept the report"))
+    page.get_by_role("button", name="Record the review").click()
+    expect(page.locator("h1 .usa-tag")).to_have_text("Accepted")
+    assert_accessible(page)
+
+
+def _rank_draw_the_line_and_approve(page) -> list[str]:
     # The closed pilot, fully reviewed.
     program_id = _open_program(page, PILOT)
     expect(page.get_by_text("Closed: the public can still read it")).to_be_visible()
@@ -124,6 +188,7 @@ def _rank_draw_the_line_and_approve(page) -> None:
         expect(page.get_by_role("heading", name="Decision: Approved")).to_be_visible()
         assert_accessible(page)
         page.go_back()
+    return funded_references
 
 
 def _filter_the_open_rounds_applications(page) -> None:
