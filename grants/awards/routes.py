@@ -369,67 +369,52 @@ def _flash_form_errors(form) -> None:
             flash(message if name == "csrf_token" else f"{form[name].label.text}: {message}", "error")
 
 
-@bp.route("/payments/<int:disbursement_id>/approve", methods=["POST"])
-@roles_required(FINANCE)
-def approve_payment(disbursement_id: int):
+def _payment_action(disbursement_id: int, form, act, done: str):
+    """Load the payment, validate the form, run one service call, say what happened, go back."""
     disbursement = db.get_or_404(Disbursement, disbursement_id)
-    form = PaymentDecisionForm()
     if not form.validate_on_submit():
         _flash_form_errors(form)
         return _back_to(form, disbursement)
     try:
-        services.approve_payment(actor=current_user, disbursement_id=disbursement.id, comment=form.comment.data or "")
+        act(disbursement)
     except DomainError as error:
         flash(error.message, "error")
     else:
-        flash(f"Payment of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} approved.", "success")
+        flash(f"Payment of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} {done}.", "success")
     return _back_to(form, disbursement)
+
+
+@bp.route("/payments/<int:disbursement_id>/approve", methods=["POST"])
+@roles_required(FINANCE)
+def approve_payment(disbursement_id: int):
+    form = PaymentDecisionForm()
+    return _payment_action(disbursement_id, form, lambda d: services.approve_payment(
+        actor=current_user, disbursement_id=d.id, comment=form.comment.data or ""), "approved")
 
 
 @bp.route("/payments/<int:disbursement_id>/reject", methods=["POST"])
 @roles_required(FINANCE)
 def reject_payment(disbursement_id: int):
-    disbursement = db.get_or_404(Disbursement, disbursement_id)
     form = PaymentDecisionForm()
-    if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return _back_to(form, disbursement)
-    try:
-        services.reject_payment(actor=current_user, disbursement_id=disbursement.id, comment=form.comment.data or "")
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(f"Payment request of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} rejected; "
-              "the grantee has been told why.", "success")
-    return _back_to(form, disbursement)
+    return _payment_action(disbursement_id, form, lambda d: services.reject_payment(
+        actor=current_user, disbursement_id=d.id, comment=form.comment.data or ""), "rejected; the grantee has been told why")
 
 
 @bp.route("/payments/<int:disbursement_id>/paid", methods=["POST"])
 @roles_required(FINANCE)
 def mark_paid(disbursement_id: int):
-    disbursement = db.get_or_404(Disbursement, disbursement_id)
     form = MarkPaidForm()
-    if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return _back_to(form, disbursement)
-    try:
-        services.mark_paid(actor=current_user, disbursement_id=disbursement.id, paid_on=form.paid_on.data,
-                           payment_reference=form.payment_reference.data)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(f"Payment of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} marked paid.", "success")
-    return _back_to(form, disbursement)
+    return _payment_action(disbursement_id, form, lambda d: services.mark_paid(
+        actor=current_user, disbursement_id=d.id, paid_on=form.paid_on.data, payment_reference=form.payment_reference.data),
+        "marked paid")
 
 
 @bp.route("/payments/<int:disbursement_id>/void", methods=["POST"])
 @roles_required(FINANCE)
 def void_payment(disbursement_id: int):
-    disbursement = db.get_or_404(Disbursement, disbursement_id)
     form = VoidForm()
-    if not form.validate_on_submit():
-        _flash_form_errors(form)
-        return _back_to(form, disbursement)
+    return _payment_action(disbursement_id, form, lambda d: services.void_payment(
+        actor=current_user, disbursement_id=d.id, reason=form.reason.data), "voided")
     try:
         services.void_payment(actor=current_user, disbursement_id=disbursement.id, reason=form.reason.data)
     except DomainError as error:
