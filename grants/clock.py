@@ -16,6 +16,13 @@ def to_local(instant: datetime) -> datetime:
     return instant.astimezone(agency_zone())
 
 
+def agency_today():
+    """Today's date on the agency's calendar (not UTC's): what due dates and paid dates mean."""
+    from grants.db import utcnow
+
+    return to_local(utcnow()).date()
+
+
 def local_to_utc(local: datetime) -> datetime:
     """A wall-clock time typed in the agency's zone, as an aware UTC instant."""
     if local.tzinfo is None:

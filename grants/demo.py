@@ -334,14 +334,15 @@ def _awarded_round(rng, users, organizations, officer) -> None:
         third = award.amount_cents // 4
         first = awards.request_payment(actor=member, award_id=award.id, amount_cents=third, period_start=start,
                                        period_end=start + timedelta(days=89), description="First quarter: counselor salaries",
-                                       documentation=demo_file("Invoice, first quarter", "invoice-q1.pdf"))
+                                       documentation=demo_file("Invoice, first quarter", "invoice-q1.pdf"), requested_on=start + timedelta(days=92))
         awards.approve_payment(actor=finance, disbursement_id=first.id, comment="Matches the invoice.")
         awards.mark_paid(actor=finance, disbursement_id=first.id, paid_on=start + timedelta(days=100), payment_reference=f"V-{2025_100 + index}")
         if index == 0:
             awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=1_000_000, new_end_date=None,
                                reason="Added a second library branch.")
             second = awards.request_payment(actor=member, award_id=award.id, amount_cents=third, period_start=start + timedelta(days=90),
-                                            period_end=start + timedelta(days=180), description="Second quarter: salaries and outreach")
+                                            period_end=start + timedelta(days=180), description="Second quarter: salaries and outreach",
+                                            requested_on=start + timedelta(days=183))
             awards.approve_payment(actor=finance, disbursement_id=second.id)
             awards.request_payment(actor=member, award_id=award.id, amount_cents=third // 2, period_start=start + timedelta(days=181),
                                    period_end=start + timedelta(days=270), description="Third quarter: outreach materials",

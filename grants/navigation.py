@@ -11,6 +11,7 @@ NAV_ITEMS = [
     ("My organizations", "accounts.organizations", {APPLICANT}),
     ("My reviews", "reviews.my_assignments", {REVIEWER}),
     ("Programs", "programs.program_list", {PROGRAM_OFFICER, ADMIN}),
+    ("Dashboard", "dashboard.programs_dashboard", {PROGRAM_OFFICER, ADMIN}),
     ("Awards", "awards.award_list", {PROGRAM_OFFICER, FINANCE}),
     ("Payments", "awards.payment_queue", {FINANCE}),
     ("Exports", "exports.index", {FINANCE, PROGRAM_OFFICER}),

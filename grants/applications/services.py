@@ -397,7 +397,8 @@ def screen_application(*, actor: User, application: Application, eligible: bool,
             f"{application.program.name}.\n\nReason: {application.ineligible_reason}\n\n"
             "If you have questions, reply to the program officer."
         )
-    _notify_members(application, subject=f"Application {application.reference}: eligibility screening", body=body + f"\n\n{external_url('applications.view', application_id=application.id)}")
+    outcome = "eligible and now under review" if eligible else "not eligible"
+    _notify_members(application, subject=f"Application {application.reference} is {outcome}", body=body + f"\n\n{external_url('applications.view', application_id=application.id)}")
     db.session.flush()
 
 

@@ -42,6 +42,7 @@ from grants.awards.models import (
     Disbursement,
     ProgressReport,
 )
+from grants.clock import agency_today
 from grants.db import MAX_PAGE, paginate, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
@@ -215,7 +216,7 @@ def _render_award_detail(award: Award, *, activate_form=None, terminate_form=Non
         is_officer=current_user.has_role(PROGRAM_OFFICER), is_finance=current_user.has_role(FINANCE),
         is_grantee=is_member(current_user, award.application.organization_id),
         activate_form=activate_form or ActivateForm(formdata=None), terminate_form=terminate_form or TerminateForm(formdata=None),
-        today=utcnow().date(),
+        today=agency_today(),
     )
 
 
@@ -353,7 +354,7 @@ def payment_queue():
     return render_template(
         "awards/payment_queue.html", requested=requested, approved=approved,
         documentation=_documentation([d.id for d in [*requested.items, *approved.items]]),
-        can_act=current_user.has_role(FINANCE), today=utcnow().date(),
+        can_act=current_user.has_role(FINANCE), today=agency_today(),
     )
 
 
@@ -439,7 +440,7 @@ def _render_report(report: ProgressReport, *, form=None, review_form=None):
     return render_template(
         "awards/report.html", report=report, award=award, form=form if can_submit else None,
         review_form=(review_form or ReviewReportForm(formdata=None)) if can_review else None,
-        metrics=REPORT_METRICS, grantee=grantee, today=utcnow().date(),
+        metrics=REPORT_METRICS, grantee=grantee, today=agency_today(),
     )
 
 
@@ -484,7 +485,7 @@ def review_report(report_id: int):
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def overdue_reports(program_id: int):
     program = db.get_or_404(Program, program_id)
-    today = utcnow().date()
+    today = agency_today()
     base = (
         sa.select(ProgressReport)
         .join(ProgressReport.award)

@@ -41,6 +41,7 @@ from grants.awards.models import (
     Disbursement,
     ProgressReport,
 )
+from grants.clock import agency_today
 from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
@@ -169,7 +170,7 @@ def activate_award(*, actor: User, award_id: int, signed_on: date) -> None:
     award = lock_row(Award, award_id)
     if award.status != PENDING_AGREEMENT:
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an award pending agreement can be activated.")
-    if signed_on > utcnow().date() + timedelta(days=1):
+    if signed_on > agency_today():
         raise DomainError("The agreement's signed date cannot be in the future.", "signed_on")
     award.status = ACTIVE
     award.agreement_signed_on = signed_on
@@ -299,9 +300,12 @@ def _check_room(award: Award, amount_cents: int) -> None:
 
 def request_payment(
     *, actor: User, award_id: int, amount_cents: int, period_start: date | None, period_end: date | None,
-    description: str, documentation: FileStorage | None = None,
+    description: str, documentation: FileStorage | None = None, requested_on: date | None = None,
 ) -> Disbursement:
-    """A grantee asks to be paid; finance approves or rejects it."""
+    """A grantee asks to be paid; finance approves or rejects it.
+
+    ``requested_on`` defaults to today on the agency's calendar (demo data passes past dates).
+    """
     award = lock_row(Award, award_id)
     if not is_member(actor, award.application.organization_id):
         raise DomainError("Only members of the grantee organization can request payments.")
@@ -314,7 +318,7 @@ def request_payment(
     _check_room(award, amount_cents)
     stored = store_upload(documentation, "documentation") if documentation is not None and documentation.filename else None
     disbursement = Disbursement(
-        award_id=award.id, amount_cents=amount_cents, status=REQUESTED, requested_on=utcnow().date(),
+        award_id=award.id, amount_cents=amount_cents, status=REQUESTED, requested_on=requested_on or agency_today(),
         period_start=period_start, period_end=period_end, description=description.strip(),
         requested_by_id=actor.id, from_grantee_request=True,
     )
@@ -377,6 +381,8 @@ def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_refer
     if not payment_reference.strip():
         raise DomainError("Enter the voucher or check number.", "payment_reference")
     _check_paid_on(paid_on)
+    if paid_on < disbursement.requested_on:
+        raise DomainError(f"The paid date cannot be before the request ({disbursement.requested_on:%B %-d, %Y}).", "paid_on")
     disbursement.status = PAID
     disbursement.paid_on = paid_on
     disbursement.payment_reference = payment_reference.strip()
@@ -411,9 +417,7 @@ def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: da
 
 
 def _check_paid_on(paid_on: date) -> None:
-    from grants.clock import to_local
-
-    if paid_on > to_local(utcnow()).date():
+    if paid_on > agency_today():
         raise DomainError("The paid date cannot be in the future.", "paid_on")
 
 
@@ -540,6 +544,14 @@ def review_report(*, actor: User, report_id: int, accept: bool, comment: str) ->
     return report
 
 
+def grantee_recipients(application: Application) -> list[str]:
+    """Active members of the grantee organization and its contact address."""
+    members = db.session.scalars(
+        sa.select(User.email).join(Membership).where(Membership.organization_id == application.organization_id, User.active.is_(True))
+    ).all()
+    return sorted(set(members) | {application.organization.contact_email.lower()})
+
+
 def queue_report_reminders(today: date) -> int:
     """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new."""
     reports = db.session.scalars(
@@ -553,10 +565,7 @@ def queue_report_reminders(today: date) -> int:
     for report in reports:
         stage = "overdue" if report.due_on < today else "due_soon"
         award = report.award
-        members = db.session.scalars(
-            sa.select(User.email).join(Membership).where(Membership.organization_id == award.application.organization_id, User.active.is_(True)).order_by(User.email)
-        ).all()
-        for email in members:
+        for email in grantee_recipients(award.application):
             subject = (f"Overdue: {report.title} for award {award.award_number}" if stage == "overdue"
                        else f"Due {report.due_on:%B %-d}: {report.title} for award {award.award_number}")
             message = queue_message(

@@ -118,5 +118,5 @@ def test_screening_notifies_and_needs_a_reason_for_ineligible(setting):
     services.screen_application(actor=officer, application=application, eligible=False, reason="Outside the state")
     db.session.commit()
     assert application.status == "ineligible"
-    notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.subject.contains("screening"))).first()
+    notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.subject.contains("not eligible"))).first()
     assert "Outside the state" in notice.body

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from grants.applications.models import Application
 from grants.audit.models import AuditEvent
 from grants.awards import services as awards
+from grants.clock import agency_today
 from grants.awards.models import Award, Disbursement
 from grants.errors import DomainError
 from grants.extensions import db
@@ -82,13 +83,13 @@ def test_payment_lifecycle_and_over_payment_refused(people):
     with pytest.raises(DomainError, match=r"more than the \$30,000.00 left"):
         awards.request_payment(actor=member, award_id=award.id, amount_cents=3_000_001, period_start=None, period_end=None, description="Too much")
     awards.approve_payment(actor=finance, disbursement_id=request.id, comment="OK")
-    awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=date(2026, 4, 10), payment_reference="CHK-1001")
+    awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=agency_today(), payment_reference="CHK-1001")
     figures = awards.award_figures(award)
     assert (figures.paid_cents, figures.pending_cents, figures.remaining_cents) == (2_000_000, 0, 3_000_000)
     awards.void_payment(actor=finance, disbursement_id=request.id, reason="Check returned")
     assert awards.award_figures(award).remaining_cents == 5_000_000
     with pytest.raises(DomainError):
-        awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=date(2026, 4, 10), payment_reference="CHK-1")
+        awards.mark_paid(actor=finance, disbursement_id=request.id, paid_on=agency_today(), payment_reference="CHK-1")
     db.session.commit()
     notices = db.session.scalars(sa.select(OutboxMessage.subject).where(OutboxMessage.to_address == "grantee@example.org")).all()
     assert any("Payment approved" in s for s in notices) and any("Payment made" in s for s in notices)
@@ -146,9 +147,10 @@ def test_report_revision_cycle_and_reminders_once_per_stage(people):
     assert queued >= 1
     assert awards.queue_report_reminders(today) == 0  # running twice queues nothing new
     subjects = db.session.scalars(sa.select(OutboxMessage.subject).where(OutboxMessage.subject.contains("Overdue"))).all()
-    assert subjects == [f"Overdue: Quarterly report 2 for award {award.award_number}"]
+    # One per recipient: the grantee's member and the organization's contact address.
+    assert subjects == [f"Overdue: Quarterly report 2 for award {award.award_number}"] * 2
     later = awards.queue_report_reminders(third.due_on - timedelta(days=3))
-    assert later == 1  # the due-soon reminder for the third; the second's overdue one is not repeated
+    assert later == 2  # the due-soon reminder for the third; the second's overdue one is not repeated
 
 
 def test_send_reminders_command_is_idempotent(app, people):
@@ -159,7 +161,7 @@ def test_send_reminders_command_is_idempotent(app, people):
     first = runner.invoke(args=["grants", "send-reminders"])
     assert first.exit_code == 0, first.output
     again = runner.invoke(args=["grants", "send-reminders"])
-    assert "Queued 0" in again.output and "Queued 4" in first.output
+    assert "Queued 0" in again.output and "Queued 8" in first.output  # 4 overdue reports × member and contact
     assert len(award.reports) == 4
 
 

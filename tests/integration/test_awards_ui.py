@@ -7,6 +7,8 @@ import re
 from datetime import date
 
 import pytest
+
+from grants.clock import agency_today
 import sqlalchemy as sa
 
 from grants.applications.models import Application, Attachment
@@ -161,16 +163,16 @@ def test_award_made_amended_paid_reported_and_closed_out(world, make_client):
     download = finance.get(f"/attachments/{document.id}")
     assert download.status_code == 200 and download.data == factories.PDF_BYTES
     assert finance.post_form(f"/payments/{first.id}/approve", {"comment": "Matches the invoice"}).status_code == 302
-    response = finance.post_form(f"/payments/{first.id}/paid", {"paid_on": "2026-04-10", "payment_reference": "V-1001"})
+    response = finance.post_form(f"/payments/{first.id}/paid", {"paid_on": f"{agency_today():%Y-%m-%d}", "payment_reference": "V-1001"})
     assert response.headers["Location"].endswith("/payments")
     db.session.refresh(first)
-    assert (first.status, first.paid_on, first.payment_reference, first.finance_comment) == ("paid", date(2026, 4, 10), "V-1001", "Matches the invoice")
+    assert (first.status, first.paid_on, first.payment_reference, first.finance_comment) == ("paid", agency_today(), "V-1001", "Matches the invoice")
 
     # A second payment, $15,000, paid from the award page.
     grantee.post_form(f"/awards/{award.id}/payments/request", {"amount": "15,000", "description": "Posters and training"})
     second = db.session.scalars(sa.select(Disbursement).order_by(Disbursement.id.desc())).first()
     finance.post_form(f"/payments/{second.id}/approve", {})
-    response = finance.post_form(f"/payments/{second.id}/paid", {"paid_on": "2026-07-01", "payment_reference": "CHK-2002", "next": "award"})
+    response = finance.post_form(f"/payments/{second.id}/paid", {"paid_on": f"{agency_today():%Y-%m-%d}", "payment_reference": "CHK-2002", "next": "award"})
     assert response.headers["Location"].endswith(f"/awards/{award.id}")
     db.session.refresh(second)
     assert second.status == "paid"
@@ -321,7 +323,7 @@ def test_finance_summary_totals_are_the_sum_of_the_rows(world, make_client):
     award = _make_award(world)
     paid = _request(world, award, 1_500_000)
     awards.approve_payment(actor=world["finance"], disbursement_id=paid.id)
-    awards.mark_paid(actor=world["finance"], disbursement_id=paid.id, paid_on=date(2026, 2, 1), payment_reference="V-1")
+    awards.mark_paid(actor=world["finance"], disbursement_id=paid.id, paid_on=agency_today(), payment_reference="V-1")
     _request(world, award, 700_000)
     other_program = factories.make_program(officer=world["officer"], code="AWR", fiscal_year=2026, total_budget_cents=12_345_678, award_ceiling_cents=10_000_000)
     _make_award(world, program=other_program)
