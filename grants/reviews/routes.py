@@ -5,7 +5,8 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from grants.accounts.models import ADMIN, PROGRAM_OFFICER, REVIEWER
+from grants.accounts.models import ADMIN, PROGRAM_OFFICER, REVIEWER, User
+from grants.db import paginate
 from grants.applications.models import UNDER_REVIEW, Application
 from grants.errors import DomainError
 from grants.extensions import db
@@ -141,33 +142,38 @@ def _program(program_id: int) -> Program:
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def manage(program_id: int):
     program = _program(program_id)
-    applications = db.session.scalars(
+    # One page of applications with their assignments; totals and per-reviewer progress in SQL.
+    page = paginate(
         sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
-        .options(joinedload(Application.organization)).order_by(Application.reference)
-    ).all()
-    assignments = db.session.scalars(
-        sa.select(ReviewAssignment).join(Application).where(Application.program_id == program.id)
-        .options(joinedload(ReviewAssignment.reviewer), joinedload(ReviewAssignment.application))
-        .order_by(Application.reference, ReviewAssignment.id)
-    ).all()
+        .options(joinedload(Application.organization)).order_by(Application.reference),
+        per_page=50,
+    )
     by_application: dict[int, list[ReviewAssignment]] = {}
-    for a in assignments:
+    for a in db.session.scalars(
+        sa.select(ReviewAssignment).where(ReviewAssignment.application_id.in_([app.id for app in page.items]))
+        .options(joinedload(ReviewAssignment.reviewer)).order_by(ReviewAssignment.id)
+    ):
         by_application.setdefault(a.application_id, []).append(a)
-    progress: dict[int, dict] = {}
-    for a in assignments:
-        row = progress.setdefault(a.reviewer_id, {"reviewer": a.reviewer, "total": 0, "submitted": 0, "recused": 0})
-        row["total"] += 1
-        row["submitted"] += a.status == SUBMITTED
-        row["recused"] += a.status == RECUSED
+    in_program = sa.select(Application.id).where(Application.program_id == program.id)
+    progress = db.session.execute(
+        sa.select(
+            User.name,
+            sa.func.count().label("total"),
+            sa.func.sum(sa.case((ReviewAssignment.status == SUBMITTED, 1), else_=0)).label("submitted"),
+            sa.func.sum(sa.case((ReviewAssignment.status == RECUSED, 1), else_=0)).label("recused"),
+        )
+        .join(User, User.id == ReviewAssignment.reviewer_id)
+        .where(ReviewAssignment.application_id.in_(in_program))
+        .group_by(User.id, User.name).order_by(User.name, User.id)
+    ).all()
     form = AssignForm()
-    form.application_ids.choices = {a.id: f"{a.reference} – {a.organization.legal_name}" for a in applications}
+    form.application_ids.choices = {a.id: f"{a.reference} – {a.organization.legal_name}" for a in page.items}
     form.reviewer_ids.choices = {r.id: r.name for r in services.reviewers()}
     per_reviewer, overall = services.calibration(program)
-    active = [a for a in assignments if a.status != RECUSED]
     return render_template(
-        "reviews/manage.html", program=program, applications=applications, by_application=by_application,
-        progress=sorted(progress.values(), key=lambda r: r["reviewer"].name), form=form,
-        done=sum(a.status == SUBMITTED for a in active), total=len(active),
+        "reviews/manage.html", program=program, page=page, applications=page.items, by_application=by_application,
+        progress=progress, form=form,
+        done=sum(int(row.submitted) for row in progress), total=sum(row.total - int(row.recused) for row in progress),
         calibration=per_reviewer, overall=overall,
     )
 
