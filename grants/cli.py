@@ -125,9 +125,9 @@ def backup(path: str):
 def send_reminders():
     """Queue reminders for progress reports due within 14 days and overdue ones (once per stage)."""
     from grants.awards.services import queue_report_reminders
-    from grants.db import utcnow
+    from grants.clock import agency_today
 
-    queued = queue_report_reminders(utcnow().date())
+    queued = queue_report_reminders(agency_today())
     db.session.commit()
     click.echo(f"Queued {queued} reminder(s).")
 
@@ -135,20 +135,61 @@ def send_reminders():
 @grants_cli.command("demo-data")
 @click.option("--seed", default=2026, show_default=True, help="Seed for the random parts, so runs repeat.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
-def demo_data(seed: int, if_empty: bool):
+@click.option("--scale", type=click.IntRange(min=1, max=200_000), default=None, metavar="N",
+              help="Also add N applications in a closed program of their own (code SCL), carried through review, "
+                   "awards and payments. Loads the ordinary demo data first when the database is empty.")
+def demo_data(seed: int, if_empty: bool, scale: int | None):
     """Load deterministic demo data: one user per role, organizations, programs, applications."""
     from grants import demo
 
     if current_app.config["CONFIG_NAME"] == "production":
         raise click.ClickException("Demo data has well-known passwords and is refused in production.")
     if demo.database_has_users():
-        if not if_empty:
-            raise click.ClickException("The database already has users; demo data goes into an empty database.")
-        click.echo("Database already has data; demo data not loaded.")
+        if if_empty:
+            click.echo("Database already has data; demo data not loaded.")
+            scale = None
+        elif scale is None:
+            raise click.ClickException("The database already has users; demo data goes into an empty database "
+                                       "(--scale N adds the scale program to an existing demo database).")
     else:
         demo.load(seed=seed)
         db.session.commit()
         click.echo("Demo data loaded.")
+    if scale is not None:
+        _load_scale(scale, seed)
     click.echo("Demo logins (sign in at http://127.0.0.1:5000/login):")
     for role, email in demo.LOGINS:
         click.echo(f"  {role:<16} {email:<28} password: {demo.DEMO_PASSWORD}")
+
+
+def _load_scale(applications: int, seed: int) -> None:
+    """``demo-data --scale N``: the scale program on top of the ordinary demo data (its officer acts)."""
+    import time
+
+    import sqlalchemy as sa
+
+    from grants import demo, demo_scale
+    from grants.accounts.models import User
+
+    def user(email: str):
+        return db.session.scalar(sa.select(User).where(User.email == email))
+
+    officer = user("officer@example.gov")
+    if officer is None:
+        raise click.ClickException("--scale adds to the demo data and needs its program officer (officer@example.gov): "
+                                   "run it on an empty database, or on one loaded with `grants demo-data`.")
+    started = time.perf_counter()
+    try:
+        counts = demo_scale.load_scale(applications=applications, seed=seed, officer=officer, finance=user("finance@example.gov"),
+                                       password=demo.DEMO_PASSWORD)
+    except demo_scale.ScaleError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error))
+    db.session.commit()
+    click.echo(
+        f"Scale data loaded in {time.perf_counter() - started:.1f} s: program {demo_scale.CODE} ({demo_scale.SLUG}), "
+        f"{counts.applications:,} applications from {counts.organizations:,} organizations, {counts.reviews:,} reviews by "
+        f"{counts.reviewers} reviewers, {counts.awards:,} awards, {counts.amendments:,} amendments, "
+        f"{counts.disbursements:,} payments, {counts.progress_reports:,} progress reports."
+    )
+    click.echo("  Scale accounts share the demo password: grantee.00001@scale.example.org, reviewer.01@scale.example.gov, …")

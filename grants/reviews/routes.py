@@ -6,8 +6,8 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from grants.accounts.models import ADMIN, PROGRAM_OFFICER, REVIEWER, User
-from grants.db import paginate
 from grants.applications.models import UNDER_REVIEW, Application
+from grants.db import page_number, paginate
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
@@ -258,13 +258,12 @@ def reopen(assignment_id: int):
 def ranking(program_id: int):
     program = _program(program_id)
     order = "normalized" if request.args.get("order") == "normalized" else "raw"
-    rows = services.ranking(program, order)
-    page = max(request.args.get("page", 1, type=int), 1)
-    pages = max((len(rows) + RANKING_PER_PAGE - 1) // RANKING_PER_PAGE, 1)
-    start = (page - 1) * RANKING_PER_PAGE
+    page = page_number()
+    rows, total = services.ranking_page(program, order, page, RANKING_PER_PAGE)
+    pages = max((total + RANKING_PER_PAGE - 1) // RANKING_PER_PAGE, 1)
     return render_template(
-        "reviews/ranking.html", program=program, rows=rows[start:start + RANKING_PER_PAGE], first_rank=start + 1,
-        order=order, total=len(rows), page=page, pages=pages,
+        "reviews/ranking.html", program=program, rows=rows, first_rank=(page - 1) * RANKING_PER_PAGE + 1,
+        order=order, total=total, page=page, pages=pages,
     )
 
 

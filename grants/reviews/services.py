@@ -332,7 +332,7 @@ def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> 
 # Ranking ----------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class RankedApplication:
     application_id: int
     reference: str
@@ -370,11 +370,16 @@ def _submitted_reviews(program_id: int):
     )
 
 
-def ranking(program: Program, order: str = "raw") -> list[RankedApplication]:
-    """Every application under review or decided, with its review statistics, best first.
+def _plain_rows(stmt) -> list:
+    """Rows straight from the connection: the ranking reads thousands, and the ORM's per-row
+    processing of column queries cost more than the SQL itself."""
+    return db.session.connection().execute(stmt).all()
 
-    Three SQL queries whatever the size of the round: statistics (with normalisation done by window
-    functions), medians, and the applications with their partner types.
+
+def _review_statistics(program: Program):
+    """Per application: count, mean, normalized mean, mean square, min, max, contradictions, median.
+
+    One grouped subquery; normalisation and medians are window functions over the submitted reviews.
     """
     reviews = _submitted_reviews(program.id).subquery("r")
     x = reviews.c.x
@@ -385,6 +390,8 @@ def ranking(program: Program, order: str = "raw") -> list[RankedApplication]:
         sa.func.avg(x * x).over(partition_by=reviews.c.reviewer_id).label("rsq"),
         sa.func.avg(x).over().label("pmean"),
         sa.func.avg(x * x).over().label("psq"),
+        sa.func.row_number().over(partition_by=reviews.c.application_id, order_by=x).label("pos"),
+        sa.func.count().over(partition_by=reviews.c.application_id).label("an"),
     ).subquery("w")
     r_var = windowed.c.rsq - windowed.c.rmean * windowed.c.rmean
     p_var = windowed.c.psq - windowed.c.pmean * windowed.c.pmean
@@ -399,77 +406,95 @@ def ranking(program: Program, order: str = "raw") -> list[RankedApplication]:
                 sa.and_(windowed.c.recommendation == "do_not_fund", windowed.c.x >= DO_NOT_FUND_AT_OR_ABOVE)), 1),
         else_=0,
     )
-    stats_rows = db.session.execute(
-        sa.select(
-            windowed.c.application_id,
-            sa.func.count().label("n"),
-            sa.func.avg(windowed.c.x).label("mean"),
-            sa.func.avg(normalized).label("nmean"),
-            sa.func.avg(windowed.c.x * windowed.c.x).label("sq"),
-            sa.func.min(windowed.c.x).label("lo"),
-            sa.func.max(windowed.c.x).label("hi"),
-            sa.func.sum(contradiction).label("contradictions"),
-        ).group_by(windowed.c.application_id)
-    ).all()
-    stats = {row.application_id: row for row in stats_rows}
-    medians = _medians(program.id)
+    # The median: the middle review, or the mean of the two middle ones (avg skips the NULLs).
+    middle = sa.case(
+        (sa.or_(windowed.c.pos == (windowed.c.an + 1) // 2, windowed.c.pos == (windowed.c.an + 2) // 2), windowed.c.x),
+        else_=None,
+    )
+    return sa.select(
+        windowed.c.application_id,
+        sa.func.count().label("n"),
+        sa.func.avg(windowed.c.x).label("mean"),
+        sa.func.avg(normalized).label("nmean"),
+        sa.func.avg(windowed.c.x * windowed.c.x).label("sq"),
+        sa.func.min(windowed.c.x).label("lo"),
+        sa.func.max(windowed.c.x).label("hi"),
+        sa.func.sum(contradiction).label("contradictions"),
+        sa.func.avg(middle).label("median"),
+    ).group_by(windowed.c.application_id).subquery("stats")
 
-    applications = db.session.execute(
+
+def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0):
+    """Applications with their statistics in ranking order (best first), optionally one page of them."""
+    stats = _review_statistics(program)
+    key = stats.c.nmean if order == "normalized" else stats.c.mean
+    stmt = (
         sa.select(Application.id, Application.reference, Application.title, Application.requested_cents, Application.status,
-                  Application.approved_cents, Organization.legal_name.label("organization"), Organization.county)
+                  Application.approved_cents, Organization.legal_name, Organization.county,
+                  stats.c.n, stats.c.mean, stats.c.nmean, stats.c.sq, stats.c.lo, stats.c.hi, stats.c.contradictions,
+                  stats.c.median, sa.func.count().over().label("total"))
         .join(Organization, Organization.id == Application.organization_id)
+        .outerjoin(stats, stats.c.application_id == Application.id)
         .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
-    ).all()
-    partner_types = defaultdict(set)
-    for application_id, partner_type in db.session.execute(
-        sa.select(Partner.application_id, Partner.partner_type).join(Application)
-        .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
-    ):
-        partner_types[application_id].add(partner_type)
+        .order_by(key.is_(None), key.desc(), Application.reference)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return _plain_rows(stmt)
 
+
+def _ranked(program: Program, rows, *, page: bool) -> list[RankedApplication]:
+    partner_types = defaultdict(set)
+    stmt = (sa.select(Partner.application_id, Partner.partner_type).join(Application)
+            .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES)))
+    if page:
+        stmt = stmt.where(Partner.application_id.in_([row[0] for row in rows]))
+    if rows:
+        for application_id, partner_type in _plain_rows(stmt):
+            partner_types[application_id].add(partner_type)
+    expected, threshold = program.reviewers_per_application, program.score_spread_threshold
     ranked = []
-    for app in applications:
-        row = stats.get(app.id)
-        n = row.n if row else 0
+    # Rows are unpacked as tuples: with thousands of applications, named access was a third of the time.
+    for (app_id, reference, title, requested, status, approved, organization, county,
+         n, mean, nmean, sq, lo, hi, contradictions, median, _total) in rows:
+        if n is None:
+            n, stdev, contradictions = 0, None, 0
+        else:
+            mean, nmean, median, lo, hi = float(mean), float(nmean), float(median), float(lo), float(hi)
+            contradictions = int(contradictions)
+            stdev = math.sqrt(max(float(sq) - mean * mean, 0.0))
         item = RankedApplication(
-            application_id=app.id, reference=app.reference, title=app.title, organization=app.organization,
-            county=app.county, requested_cents=app.requested_cents, status=app.status, approved_cents=app.approved_cents,
-            reviews=n,
-            raw_mean=float(row.mean) if row else None,
-            normalized_mean=float(row.nmean) if row else None,
-            median=medians.get(app.id),
-            stdev=math.sqrt(max(float(row.sq) - float(row.mean) ** 2, 0.0)) if row else None,
-            minimum=float(row.lo) if row else None,
-            maximum=float(row.hi) if row else None,
-            contradictions=int(row.contradictions) if row else 0,
-            partner_types=sorted(partner_types[app.id]),
+            app_id, reference, title, organization, county, requested, status, approved, n, mean, nmean,
+            median, stdev, lo, hi, contradictions, [], sorted(partner_types[app_id]),
         )
-        if n < program.reviewers_per_application:
-            item.flags.append(f"Too few reviews ({n} of {program.reviewers_per_application})")
-        if item.spread is not None and item.spread > program.score_spread_threshold:
-            item.flags.append(f"Scores spread {item.spread:.1f} points")
-        if item.contradictions:
+        if n < expected:
+            item.flags.append(f"Too few reviews ({n} of {expected})")
+        if lo is not None and hi - lo > threshold:
+            item.flags.append(f"Scores spread {hi - lo:.1f} points")
+        if contradictions:
             item.flags.append("Recommendation contradicts score")
         ranked.append(item)
-    key = (lambda r: r.normalized_mean) if order == "normalized" else (lambda r: r.raw_mean)
-    ranked.sort(key=lambda r: (key(r) is None, -(key(r) or 0.0), r.reference))
     return ranked
 
 
-def _medians(program_id: int) -> dict[int, float]:
-    reviews = _submitted_reviews(program_id).subquery("r")
-    ordered = sa.select(
-        reviews.c.application_id, reviews.c.x,
-        sa.func.row_number().over(partition_by=reviews.c.application_id, order_by=reviews.c.x).label("pos"),
-        sa.func.count().over(partition_by=reviews.c.application_id).label("n"),
-    ).subquery("o")
-    # The middle row, or the mean of the two middle rows.
-    rows = db.session.execute(
-        sa.select(ordered.c.application_id, sa.func.avg(ordered.c.x))
-        .where(sa.or_(ordered.c.pos == (ordered.c.n + 1) // 2, ordered.c.pos == (ordered.c.n + 2) // 2))
-        .group_by(ordered.c.application_id)
-    ).all()
-    return {application_id: float(value) for application_id, value in rows}
+def ranking(program: Program, order: str = "raw") -> list[RankedApplication]:
+    """Every application under review or decided, with its review statistics, best first.
+
+    Two SQL queries whatever the size of the round: the applications joined to their statistics
+    (normalisation and medians done by window functions), sorted; and their partner types.
+    """
+    return _ranked(program, _ranked_rows(program, order), page=False)
+
+
+def ranking_page(program: Program, order: str, page: int, per_page: int) -> tuple[list[RankedApplication], int]:
+    """One page of ``ranking`` and the number of ranked applications: sorted and cut in SQL, so a
+    page costs the same whatever the size of the round beyond the grouped statistics."""
+    rows = _ranked_rows(program, order, limit=per_page, offset=(page - 1) * per_page)
+    if rows:
+        return _ranked(program, rows, page=True), rows[0][-1]
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
+        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES)))
+    return [], total
 
 
 @dataclass
