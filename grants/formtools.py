@@ -4,14 +4,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import flash
+from flask import flash, request
 from flask_wtf import FlaskForm
+from wtforms.fields import FileField  # flask_wtf.file.FileField and MultipleFileField are subclasses
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import StringField
 from wtforms.validators import ValidationError
 
 from grants.clock import local_to_utc, to_local
 from grants.errors import DomainError
 from grants.money import MoneyError, money_input_value, parse_money
+
+
+class GrantsForm(FlaskForm):
+    """The base of every form: an uploaded file reaches only a file field.
+
+    Flask-WTF merges ``request.files`` into the form data, so a file part named like a text field
+    would reach that field as a FileStorage and break its validators (a 500, not a message).
+    """
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            data = super().wrap_formdata(form, formdata)
+            if not isinstance(data, CombinedMultiDict) or not request.files:
+                return data
+            file_fields = {field.name for field in form if isinstance(field, FileField)}
+            files = MultiDict([(key, value) for key, value in request.files.items(multi=True) if key in file_fields])
+            return CombinedMultiDict([files, request.form])
 
 
 class MoneyField(StringField):

@@ -1,5 +1,4 @@
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     EmailField,
@@ -14,7 +13,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from grants.accounts.models import ORGANIZATION_TYPES, ROLE_LABELS, STAFF_ROLES
 from grants.accounts.services import MIN_PASSWORD_LENGTH
-from grants.formtools import strip_filter
+from grants.formtools import GrantsForm, strip_filter
 
 US_STATES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
@@ -41,7 +40,7 @@ def new_password_field(label="Password"):
     )
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(GrantsForm):
     name = StringField("Full name", validators=[DataRequired("Enter your name."), Length(max=120)], filters=[strip_filter])
     email = email_field()
     password = new_password_field()
@@ -51,16 +50,16 @@ class RegisterForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(GrantsForm):
     email = email_field()
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=256)])
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(GrantsForm):
     email = email_field()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(GrantsForm):
     password = new_password_field("New password")
     confirm = PasswordField(
         "Confirm new password",
@@ -82,7 +81,7 @@ def _blank_to_none(value):
     return value or None
 
 
-class OrganizationForm(FlaskForm):
+class OrganizationForm(GrantsForm):
     legal_name = StringField("Legal name", validators=[DataRequired("Enter the organization's legal name."), Length(max=200)], filters=[strip_filter])
     ein = StringField(
         "Employer Identification Number (EIN)",
@@ -122,7 +121,7 @@ class OrganizationForm(FlaskForm):
         )}
 
 
-class InviteForm(FlaskForm):
+class InviteForm(GrantsForm):
     email = email_field("E-mail address of the person to invite")
 
 
@@ -135,7 +134,7 @@ def _staff_role_choices():
     return {role: ROLE_LABELS[role] for role in STAFF_ROLES}
 
 
-class StaffUserForm(FlaskForm):
+class StaffUserForm(GrantsForm):
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=120)], filters=[strip_filter])
     email = email_field()
     roles = MultiCheckboxField("Roles", choices=_staff_role_choices())
@@ -145,7 +144,7 @@ class StaffUserForm(FlaskForm):
             raise ValidationError("Choose at least one role.")
 
 
-class EditUserForm(FlaskForm):
+class EditUserForm(GrantsForm):
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=120)], filters=[strip_filter])
     roles = MultiCheckboxField("Roles", choices=dict(ROLE_LABELS))
     active = BooleanField("Account is active (can sign in)")

@@ -17,7 +17,7 @@ from grants.accounts.forms import (
     ResetPasswordForm,
     StaffUserForm,
 )
-from grants.accounts.models import ADMIN, Membership, Organization, User, UserRole
+from grants.accounts.models import ADMIN, FINANCE, PROGRAM_OFFICER, Membership, Organization, User, UserRole
 from grants.db import paginate
 from grants.errors import DomainError
 from grants.extensions import db, login_manager
@@ -40,7 +40,9 @@ def load_user(user_id: str):
 
 def safe_next(target: str | None) -> str:
     """Follow ``next`` only to a path on this site."""
-    if target:
+    # Control characters are refused outright: urlsplit drops tabs and newlines before looking (as
+    # browsers do), and a newline left in the target would make the Location header raise (a 500).
+    if target and target.isprintable():
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") and "\\" not in target:
             return target
@@ -90,6 +92,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    if current_user.is_authenticated:
+        services.end_sessions(user=current_user)  # a copied cookie must not outlive the sign-out
     logout_user()
     session.clear()
     flash("You have signed out.", "info")
@@ -148,7 +152,8 @@ def change_password():
 
 def _organization_or_404(organization_id: int) -> Organization:
     organization = db.get_or_404(Organization, organization_id)
-    if not (is_member(current_user, organization.id) or current_user.is_staff):
+    # Reviewers are staff too, but an organization's details are not theirs to browse.
+    if not (is_member(current_user, organization.id) or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)):
         abort(404)
     return organization
 
@@ -257,7 +262,7 @@ def accept_invitation(token: str):
 @bp.route("/admin/users")
 @roles_required(ADMIN)
 def admin_users():
-    q = request.args.get("q", "").strip()
+    q = request.args.get("q", "").strip()[:200]  # SQLite refuses a LIKE pattern over 50,000 bytes
     role = request.args.get("role", "")
     stmt = sa.select(User).order_by(User.name, User.id)
     if q:

@@ -215,6 +215,13 @@ def user_for_reset_token(token: str) -> User | None:
     return user
 
 
+def end_sessions(*, user: User) -> None:
+    """Sign the user out everywhere: every login cookie carries the token being replaced."""
+    user.session_token = new_session_token()
+    record_event(user, "user.logout", user)
+    db.session.flush()
+
+
 def set_password(*, user: User, password: str, action: str = "user.password_changed") -> None:
     """Replace the password, unlock the account and end every other session of the user."""
     _check_password_rules(password)

@@ -1,14 +1,13 @@
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, Form, FieldList, FormField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from grants.applications.models import ATTACHMENT_KINDS, BUDGET_CATEGORIES
-from grants.formtools import AgencyDateTimeField, MoneyField, strip_filter
+from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField, strip_filter
 from grants.programs.models import PARTNER_TYPES
 
 
-class StartApplicationForm(FlaskForm):
+class StartApplicationForm(GrantsForm):
     organization_id = SelectField("Apply on behalf of", coerce=int, validators=[DataRequired("Choose the organization.")])
 
 
@@ -16,7 +15,7 @@ def _text(label, limit, **kwargs):
     return TextAreaField(label, validators=[Optional(), Length(max=limit)], filters=[strip_filter], **kwargs)
 
 
-class ProjectForm(FlaskForm):
+class ProjectForm(GrantsForm):
     """Step 1. Blank answers may be saved in a draft; the checklist asks for them before submission."""
 
     title = StringField("Project title", validators=[Optional(), Length(max=200)], filters=[strip_filter])
@@ -51,7 +50,7 @@ class ProjectForm(FlaskForm):
         self.awareness_component.data = {True: "yes", False: "no"}.get(application.awareness_component)
 
 
-class PartnerForm(FlaskForm):
+class PartnerForm(GrantsForm):
     partner_type = SelectField("Partner type", validators=[DataRequired("Choose the partner type.")])
     name = StringField("Partner organization name", validators=[DataRequired("Enter the partner's name."), Length(max=200)], filters=[strip_filter])
     contact_name = StringField("Contact name", validators=[DataRequired("Enter the contact person's name."), Length(max=120)], filters=[strip_filter])
@@ -92,8 +91,24 @@ class BudgetLineForm(Form):
         return ok
 
 
-class BudgetForm(FlaskForm):
-    lines = FieldList(FormField(BudgetLineForm), min_entries=1, max_entries=60)
+class BudgetLineList(FieldList):
+    """WTForms' FieldList, taking only ASCII digits as line indices.
+
+    FieldList trusts ``str.isdigit``, which says yes to "²"; ``int("²")`` then raises and a
+    posted field named ``lines-²-amount`` would be a 500. Such a field is ignored instead.
+    """
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                index = key[offset:].split(self._field_separator, 1)[0]
+                if index.isascii() and index.isdigit():
+                    yield int(index)
+
+
+class BudgetForm(GrantsForm):
+    lines = BudgetLineList(FormField(BudgetLineForm), min_entries=1, max_entries=60)
     match = MoneyField("Matching funds (local or in-kind)", description="Cash or in-kind resources your organization and partners commit to the project.")
 
     def budget_lines(self) -> list[dict]:
@@ -104,7 +119,7 @@ class BudgetForm(FlaskForm):
         ]
 
 
-class AttachmentForm(FlaskForm):
+class AttachmentForm(GrantsForm):
     kind = SelectField(
         "Document type",
         choices={"": "- Select -", **{k: v for k, v in ATTACHMENT_KINDS.items() if k not in ("commitment_letter", "payment_documentation")}},
@@ -113,7 +128,7 @@ class AttachmentForm(FlaskForm):
     file = FileField("File", description="PDF, Word, Excel, PNG or JPEG.")
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(GrantsForm):
     certify = BooleanField(
         "I certify that the information in this application is true and complete, and that I am "
         "authorized to submit it on behalf of the organization."
@@ -124,15 +139,15 @@ class SubmitForm(FlaskForm):
             raise ValidationError("Check the certification to submit.")
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(GrantsForm):
     reason = TextAreaField("Reason for withdrawing", validators=[DataRequired("Give a reason."), Length(max=2000)], filters=[strip_filter])
 
 
-class ScreenForm(FlaskForm):
+class ScreenForm(GrantsForm):
     decision = RadioField("Eligibility", choices={"eligible": "Eligible: send to review", "ineligible": "Ineligible"}, validators=[DataRequired("Choose eligible or ineligible.")])
     reason = TextAreaField("Reason (required when ineligible; sent to the applicant)", validators=[Optional(), Length(max=2000)], filters=[strip_filter])
 
 
-class ExtensionForm(FlaskForm):
+class ExtensionForm(GrantsForm):
     until = AgencyDateTimeField("Extended deadline", validators=[DataRequired("Enter the new deadline.")])
     reason = TextAreaField("Reason", validators=[DataRequired("Give the reason."), Length(max=2000)], filters=[strip_filter])

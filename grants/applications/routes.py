@@ -108,7 +108,7 @@ def start(slug: str):
 def view(application_id: int):
     application = _viewable(application_id)
     history = []
-    if current_user.is_staff:
+    if current_user.has_role(PROGRAM_OFFICER, FINANCE):
         history = db.session.scalars(
             sa.select(AuditEvent)
             .where(AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application.id))

@@ -1,4 +1,4 @@
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask import render_template, request
@@ -22,7 +22,8 @@ def _date_arg(name: str):
 @bp.route("/")
 @roles_required(ADMIN)
 def log():
-    filters = {key: request.args.get(key, "").strip() for key in ("actor", "action", "entity_type", "entity_id")}
+    # Capped: SQLite refuses a LIKE pattern over 50,000 bytes (a 500), and no search is that long.
+    filters = {key: request.args.get(key, "").strip()[:200] for key in ("actor", "action", "entity_type", "entity_id")}
     date_from, date_to = _date_arg("from"), _date_arg("to")
     stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
     if filters["actor"]:
@@ -35,7 +36,7 @@ def log():
         stmt = stmt.where(AuditEvent.entity_id == filters["entity_id"])
     if date_from:
         stmt = stmt.where(AuditEvent.occurred_at >= local_to_utc(datetime.combine(date_from, time.min)))
-    if date_to:
+    if date_to and date_to < date.max:  # "to" the last day there is (9999-12-31) leaves no upper bound to add a day to
         stmt = stmt.where(AuditEvent.occurred_at < local_to_utc(datetime.combine(date_to + timedelta(days=1), time.min)))
     page = paginate(stmt, per_page=50)
     actions = db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from grants.awards.models import REPORT_METRICS
-from grants.formtools import MoneyField, strip_filter
+from grants.formtools import GrantsForm, MoneyField, strip_filter
 from grants.programs.forms import Present, WholeNumberField
 
 # The quarterly report schedule is generated from the period of performance; a typo like year
@@ -38,7 +37,7 @@ def _within_schedule_limit(start: date, end: date) -> bool:
     return (end.year - start.year, end.month, end.day) <= (MAX_PERIOD_YEARS, start.month, start.day)
 
 
-class AwardForm(FlaskForm):
+class AwardForm(GrantsForm):
     amount = MoneyField("Award amount", validators=[Present("Enter the award amount.")], min_cents=0,
                         description="Defaults to the approved amount.")
     start_date = DayField("Start of the period of performance", validators=[Present("Enter the start date.")])
@@ -53,16 +52,16 @@ class AwardForm(FlaskForm):
             raise ValidationError(f"The period of performance can be at most {MAX_PERIOD_YEARS} years.")
 
 
-class ActivateForm(FlaskForm):
+class ActivateForm(GrantsForm):
     signed_on = DayField("Date the agreement was signed", validators=[Present("Enter the date the agreement was signed.")])
 
 
-class TerminateForm(FlaskForm):
+class TerminateForm(GrantsForm):
     reason = TextAreaField("Reason for terminating", validators=[DataRequired("Give the reason for terminating the award."), Length(max=2000)],
                            filters=[strip_filter])
 
 
-class AmendForm(FlaskForm):
+class AmendForm(GrantsForm):
     """An amount change typed as a direction and a dollar amount (money fields take no negatives)."""
 
     direction = RadioField("Change to the amount", choices={"increase": "Increase", "decrease": "Decrease"}, validators=[Optional()])
@@ -88,7 +87,7 @@ class AmendForm(FlaskForm):
         return -amount if self.direction.data == "decrease" else amount
 
 
-class PaymentRequestForm(FlaskForm):
+class PaymentRequestForm(GrantsForm):
     amount = MoneyField("Amount requested", validators=[Present("Enter the amount to be paid.")], min_cents=0)
     period_start = DayField("Period covered: from (optional)", validators=[Optional()])
     period_end = DayField("Period covered: to (optional)", validators=[Optional()])
@@ -97,27 +96,27 @@ class PaymentRequestForm(FlaskForm):
     documentation = FileField("Supporting documentation (optional)", description="Invoices, timesheets or receipts. PDF, Word, Excel, PNG or JPEG.")
 
 
-class PaymentDecisionForm(FlaskForm):
+class PaymentDecisionForm(GrantsForm):
     """Approve (comment optional) or reject (comment required, checked by the service) a request."""
 
     comment = TextAreaField("Comment", validators=[Optional(), Length(max=2000)], filters=[strip_filter])
     next = HiddenField()
 
 
-class MarkPaidForm(FlaskForm):
+class MarkPaidForm(GrantsForm):
     paid_on = DayField("Paid on", validators=[Present("Enter the date it was paid.")])
     payment_reference = StringField("Voucher or check number", validators=[DataRequired("Enter the voucher or check number."), Length(max=60)],
                                     filters=[strip_filter])
     next = HiddenField()
 
 
-class VoidForm(FlaskForm):
+class VoidForm(GrantsForm):
     reason = TextAreaField("Reason for voiding", validators=[DataRequired("Give the reason for voiding the payment."), Length(max=2000)],
                            filters=[strip_filter])
     next = HiddenField()
 
 
-class RecordPaymentForm(FlaskForm):
+class RecordPaymentForm(GrantsForm):
     amount = MoneyField("Amount paid", validators=[Present("Enter the amount paid.")], min_cents=0)
     paid_on = DayField("Paid on", validators=[Present("Enter the date it was paid.")])
     payment_reference = StringField("Voucher or check number", validators=[DataRequired("Enter the voucher or check number."), Length(max=60)],
@@ -135,7 +134,7 @@ _METRIC_FIELDS = {
 }
 
 
-class ReportForm(FlaskForm):
+class ReportForm(GrantsForm):
     narrative = TextAreaField("Narrative", validators=[DataRequired("Write the narrative."), Length(max=20000)], filters=[strip_filter],
                               description="What the partnership did this quarter, what worked, what did not, and what comes next.")
 
@@ -152,7 +151,7 @@ for _key, _field in _METRIC_FIELDS.items():
     setattr(ReportForm, _key, _field)
 
 
-class ReviewReportForm(FlaskForm):
+class ReviewReportForm(GrantsForm):
     decision = RadioField("Decision", choices={"accept": "Accept the report", "revise": "Request a revision"},
                           validators=[DataRequired("Choose accept or request a revision.")])
     comment = TextAreaField("Comment to the grantee", validators=[Optional(), Length(max=4000)], filters=[strip_filter],

@@ -31,19 +31,19 @@ from grants.awards.models import (
     ACTIVE,
     APPROVED,
     AWARD_STATUSES,
+    Amendment,
+    Award,
     DUE,
+    Disbursement,
     PENDING_AGREEMENT,
+    ProgressReport,
     REPORT_METRICS,
     REQUESTED,
     REVISION_REQUESTED,
     SUBMITTED,
-    Amendment,
-    Award,
-    Disbursement,
-    ProgressReport,
 )
 from grants.clock import agency_today
-from grants.db import MAX_PAGE, paginate, utcnow
+from grants.db import MAX_PAGE, paginate
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
@@ -95,7 +95,8 @@ def _documentation(disbursement_ids: list[int]) -> dict[int, list[Attachment]]:
 
 
 def _query_text(name: str) -> str:
-    return request.args.get(name, "").strip()
+    # Capped: SQLite refuses a LIKE pattern over 50,000 bytes (a 500), and no search is that long.
+    return request.args.get(name, "").strip()[:200]
 
 
 def _query_number(text: str, digits: int) -> int | None:
@@ -247,6 +248,9 @@ def activate(award_id: int):
 @roles_required(PROGRAM_OFFICER)
 def terminate(award_id: int):
     award = db.get_or_404(Award, award_id)
+    if award.status not in (PENDING_AGREEMENT, ACTIVE):  # a stale tab: say so rather than show no form
+        flash(f"Award {award.award_number} is already {award.status_label.lower()}.", "info")
+        return redirect(url_for("awards.award_detail", award_id=award.id))
     form = TerminateForm()
     if form.validate_on_submit():
         try:
@@ -416,13 +420,6 @@ def void_payment(disbursement_id: int):
     form = VoidForm()
     return _payment_action(disbursement_id, form, lambda d: services.void_payment(
         actor=current_user, disbursement_id=d.id, reason=form.reason.data), "voided")
-    try:
-        services.void_payment(actor=current_user, disbursement_id=disbursement.id, reason=form.reason.data)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(f"Payment of {format_money(disbursement.amount_cents)} on award {disbursement.award.award_number} voided.", "success")
-    return _back_to(form, disbursement)
 
 
 # Progress reports -----------------------------------------------------------------------------
@@ -452,6 +449,9 @@ def report(report_id: int):
         return _render_report(report)
     if not is_member(current_user, report.award.application.organization_id):
         abort(403)
+    if report.status not in (DUE, REVISION_REQUESTED):  # a stale tab: say so rather than show no form
+        flash(f"{report.title} is {report.status_label.lower()} and can no longer be changed.", "info")
+        return redirect(url_for("awards.report", report_id=report.id))
     form = ReportForm()
     if form.validate_on_submit():
         try:

@@ -1,11 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional
 
+from grants.formtools import GrantsForm
 from grants.awards.models import AWARD_STATUSES
 
 
-class LedgerFilterForm(FlaskForm):
+class LedgerFilterForm(GrantsForm):
     """GET filters for the ledger; no CSRF (a download changes nothing)."""
 
     class Meta:

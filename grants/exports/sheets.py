@@ -45,7 +45,8 @@ class SheetWriter:
             self.sheet.freeze_panes = "A2"
         header = []
         for column in columns:
-            cell = WriteOnlyCell(self.sheet, value=column.header)
+            cell = WriteOnlyCell(self.sheet)
+            write_text(cell, column.header)  # headers can carry user text (rubric criterion names)
             cell.font = HEADER_FONT
             cell.fill = HEADER_FILL
             cell.alignment = Alignment(wrap_text=True, vertical="top")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp, StopValidation, ValidationError
 
 from grants.accounts.forms import MultiCheckboxField
-from grants.formtools import AgencyDateTimeField, MoneyField
+from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField
 from grants.programs.models import PARTNER_TYPES, PROGRAM_STATUSES
 from grants.programs.services import PROGRAM_FIELDS
 
@@ -68,7 +67,7 @@ def _money(label: str, message: str, **kwargs):
     return MoneyField(label, validators=[Present(message)], min_cents=0, **kwargs)
 
 
-class ProgramForm(FlaskForm):
+class ProgramForm(GrantsForm):
     """A funding round's settings; field names are the service's (``PROGRAM_FIELDS``)."""
 
     name = StringField("Program name", validators=[DataRequired("Enter the program name."), Length(max=200)], filters=[_text])
@@ -122,7 +121,7 @@ class ProgramForm(FlaskForm):
         return {name: self[name].data for name in PROGRAM_FIELDS}
 
 
-class CriterionForm(FlaskForm):
+class CriterionForm(GrantsForm):
     name = StringField("Criterion", validators=[DataRequired("Name the criterion."), Length(max=200)], filters=[_text])
     guidance = TextAreaField(
         "Guidance for reviewers (optional)", validators=[Length(max=5000)], filters=[_text], default="",
@@ -135,12 +134,12 @@ class CriterionForm(FlaskForm):
         return {name: self[name].data for name in ("name", "guidance", "max_points", "weight")}
 
 
-class ProgramStatusForm(FlaskForm):
+class ProgramStatusForm(GrantsForm):
     status = SelectField("New status", choices=dict(PROGRAM_STATUSES), validators=[DataRequired("Choose a status.")])
 
 
 MOVE_DIRECTIONS = {"up": -1, "down": 1}
 
 
-class MoveCriterionForm(FlaskForm):
+class MoveCriterionForm(GrantsForm):
     direction = SelectField("Direction", choices={"up": "Up", "down": "Down"}, validators=[DataRequired("Choose a direction.")])

@@ -84,7 +84,8 @@ def opportunity(slug: str):
 
 def _query_text(name: str) -> str:
     # NUL characters are refused by PostgreSQL; nobody types them on purpose.
-    return request.args.get(name, "").replace("\x00", "").strip()
+    # Capped too: SQLite refuses a LIKE pattern over 50,000 bytes (a 500), and no search is that long.
+    return request.args.get(name, "").replace("\x00", "").strip()[:200]
 
 
 def _program_or_404(program_id: int) -> Program:

@@ -1,12 +1,11 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from grants.formtools import MoneyField, strip_filter
+from grants.formtools import GrantsForm, MoneyField, strip_filter
 from grants.reviews.models import OUTCOMES, RECOMMENDATIONS
 
 
-class ConflictForm(FlaskForm):
+class ConflictForm(GrantsForm):
     declaration = RadioField(
         "Do you have a conflict of interest with this applicant or any of its partners?",
         choices={"none": "No, I have no conflict of interest", "conflict": "Yes, I have a conflict of interest"},
@@ -19,7 +18,7 @@ class ConflictForm(FlaskForm):
 def review_form_class(criteria):
     """A scoring form with points and a comment for each criterion of the rubric."""
 
-    class ReviewForm(FlaskForm):
+    class ReviewForm(GrantsForm):
         overall_comment = TextAreaField("Overall comment", validators=[Optional(), Length(max=6000)], filters=[strip_filter],
                                         description="Shared with program staff; the applicant may see it without your name.")
         recommendation = RadioField("Recommendation", choices=dict(RECOMMENDATIONS), validators=[Optional()])
@@ -36,27 +35,27 @@ def review_form_class(criteria):
     return ReviewForm
 
 
-class AssignForm(FlaskForm):
+class AssignForm(GrantsForm):
     application_ids = SelectMultipleField("Applications", coerce=int, validators=[DataRequired("Choose at least one application.")])
     reviewer_ids = SelectMultipleField("Reviewers", coerce=int, validators=[DataRequired("Choose at least one reviewer.")])
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(GrantsForm):
     reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=2000)], filters=[strip_filter])
 
 
-class AffiliationsForm(FlaskForm):
+class AffiliationsForm(GrantsForm):
     names = TextAreaField("Organizations you are affiliated with", validators=[Optional(), Length(max=10000)],
                           description="One per line: employers, boards you sit on, organizations you advise or fund. You will not be assigned their applications or those that name them as partners.")
 
 
-class DecisionForm(FlaskForm):
+class DecisionForm(GrantsForm):
     outcome = RadioField("Decision", choices=dict(OUTCOMES), validators=[DataRequired("Choose a decision.")])
     approved_amount = MoneyField("Approved amount (for approval)", description="Up to the amount requested. Leave empty to approve the full request.")
     rationale = TextAreaField("Rationale", validators=[DataRequired("Give the rationale."), Length(max=4000)], filters=[strip_filter])
 
 
-class FundingLineForm(FlaskForm):
+class FundingLineForm(GrantsForm):
     order = SelectField("Rank by", choices={"raw": "Raw mean score", "normalized": "Normalized mean score"})
     reserve = BooleanField("Reserve at least one award for each eligible partner type")
     confirm = BooleanField("I confirm: approve every application above the line at its requested amount")

@@ -102,6 +102,9 @@ def assignment(assignment_id: int):
 @roles_required(REVIEWER)
 def declare(assignment_id: int):
     assignment = _my_assignment(assignment_id)
+    if assignment.coi_status != COI_PENDING:
+        flash("You have already made your declaration for this application.", "info")
+        return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
     form = ConflictForm()
     if form.validate_on_submit():
         try:
@@ -319,6 +322,9 @@ def approve_above_line(program_id: int):
 @roles_required(PROGRAM_OFFICER)
 def decide(application_id: int):
     application = db.get_or_404(Application, application_id)
+    if application.status not in services.DECIDABLE:  # a stale tab: say so rather than show no form
+        flash(f"{application.reference} is already {application.status_label.lower()}.", "info")
+        return redirect(url_for("reviews.summary", application_id=application.id))
     form = DecisionForm()
     if form.validate_on_submit():
         try:

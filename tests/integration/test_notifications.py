@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from grants.applications import services as applications
 from grants.awards import services as awards
-from grants.db import utcnow
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from grants.reviews import services as reviews
