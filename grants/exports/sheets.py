@@ -80,12 +80,15 @@ class SheetWriter:
                 else:
                     row.append(text)
             elif column.kind == MONEY:
-                cell.value = value / 100  # integer cents → dollars; exact for any realistic amount
+                # Integer cents → dollars, exact for any realistic amount. The cell is numeric from
+                # birth (data_type "n"), so the value goes in without openpyxl's type sniffing, which
+                # was a tenth of the export's time.
+                cell._value = value / 100
                 row.append(cell)
             elif column.kind == DATE:
                 row.append(as_date(value))  # openpyxl gives a date the same yyyy-mm-dd format
             elif column.kind == DECIMAL:
-                cell.value = value
+                cell._value = float(value)  # numeric from birth, as above
                 row.append(cell)
             else:
                 row.append(value)
