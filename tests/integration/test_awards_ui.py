@@ -19,6 +19,7 @@ from grants.extensions import db
 from grants.money import parse_money
 from grants.reviews import services as reviews
 from tests import factories
+from tests.querycount import page_query_count
 
 BUDGET = 30_000_000  # $300,000.00
 REQUESTED = 5_000_000  # make_application asks for twice the floor: $50,000.00
@@ -88,21 +89,6 @@ def _finance_rows(response) -> tuple[dict[int, list[int]], list[int]]:
     }
     totals_row = re.search(r'<tr class="text-bold" data-totals>(.*?)</tr>', html, re.S).group(1)
     return rows, [_cents(cell) for cell in re.findall(money_cells, totals_row)]
-
-
-def _count_queries(action) -> int:
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        response = action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-    assert response.status_code == 200
-    return len(statements)
 
 
 # The whole journey ----------------------------------------------------------------------------
@@ -369,11 +355,11 @@ def test_applicant_dashboard_lists_awards_with_balance_and_next_report(world, ma
     assert f"/awards/{award.id}/payments/request" in section and f"/reports/{award.reports[0].id}" in section
     assert 'id="awards-heading"' not in _text(make_client(world["outsider"]).get("/home"))
     browser = make_client(world["member"])
-    with_one = _count_queries(lambda: browser.get("/home"))
+    with_one = page_query_count(browser, "/home")
     for _ in range(3):
         _request(world, _make_award(world), 100_000)
     assert _text(browser.get("/home")).count("Request a payment<span") == 4
-    assert _count_queries(lambda: browser.get("/home")) == with_one
+    assert page_query_count(browser, "/home") == with_one
 
 
 # Access ---------------------------------------------------------------------------------------
@@ -424,7 +410,7 @@ def test_payment_queue_queries_do_not_grow_with_rows(world, make_client):
     _request(world, first, 100_000)
     _request(world, second, 100_000, documentation=factories.pdf_upload("a.pdf"))
     browser = make_client(world["finance"])
-    with_two = _count_queries(lambda: browser.get("/payments"))
+    with_two = page_query_count(browser, "/payments")
 
     third, fourth = _make_award(world), _make_award(world)
     for award in (first, second, third, fourth):
@@ -436,14 +422,14 @@ def test_payment_queue_queries_do_not_grow_with_rows(world, make_client):
     assert db.session.scalar(sa.select(sa.func.count(Disbursement.id))) == 8
     page = browser.get("/payments")
     assert _text(page).count("Mark paid<span") == 2 and _text(page).count("Approve<span") == 6
-    assert _count_queries(lambda: browser.get("/payments")) == with_two
+    assert page_query_count(browser, "/payments") == with_two
 
 
 def test_award_list_queries_do_not_grow_with_rows(world, make_client):
     first = _make_award(world)
     _request(world, first, 100_000)
     browser = make_client(world["officer"])
-    with_one = _count_queries(lambda: browser.get("/awards"))
+    with_one = page_query_count(browser, "/awards")
     for _ in range(4):
         _request(world, _make_award(world), 100_000)
-    assert _count_queries(lambda: browser.get("/awards")) == with_one
+    assert page_query_count(browser, "/awards") == with_one

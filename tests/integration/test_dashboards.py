@@ -23,6 +23,7 @@ from grants.extensions import db
 from grants.money import format_money, parse_money
 from grants.reviews import services as reviews
 from tests import factories
+from tests.querycount import page_query_count
 
 BUDGET = 100_000_000  # $1,000,000.00
 
@@ -59,21 +60,6 @@ def chart_spec(page: str, chart_id: str) -> dict:
 
 def cents(text: str) -> int:
     return parse_money(text)
-
-
-def count_queries(action) -> int:
-    statements = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        response = action()
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", count)
-    assert response.status_code == 200, response.status_code
-    return len(statements)
 
 
 def today() -> date:
@@ -472,9 +458,9 @@ def test_query_count_does_not_grow_with_the_data(world, make_client, who, url):
     _more_data(world, 1)
     browser = make_client(world[who])
     target = url.format(program=world["program"].id)
-    small = count_queries(lambda: browser.get(target))
+    small = page_query_count(browser, target)
     _more_data(world, 4)
-    large = count_queries(lambda: browser.get(target))
+    large = page_query_count(browser, target)
     assert large == small, (target, small, large)
     assert small <= 25
 

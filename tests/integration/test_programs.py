@@ -14,6 +14,7 @@ from grants.db import utcnow
 from grants.extensions import db
 from grants.programs.models import Criterion, Program
 from tests import factories
+from tests.querycount import page_query_count
 
 GOOD_PROGRAM = {
     "name": "Library and Transit Partnerships",
@@ -374,22 +375,6 @@ def test_program_applications_link_to_each_application_and_list_counts(make_clie
     assert "3 in all" in listing and "Submitted: 1" in listing and "Draft: 2" in listing
 
 
-def _count_queries(browser, url) -> int:
-    db.session.commit()
-    statements = []
-
-    def record(_conn, _cursor, statement, _parameters, _context, _executemany):
-        statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        response = browser.get(url)
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    assert response.status_code == 200
-    return len(statements)
-
-
 def test_applications_page_query_count_does_not_grow_with_rows(make_client, officer):
     member = factories.make_user(email="member@example.org")
     program = factories.make_program(officer=officer, code="QRY")
@@ -403,10 +388,10 @@ def test_applications_page_query_count_does_not_grow_with_rows(make_client, offi
     db.session.commit()
     browser = make_client(officer)
     url = f"/programs/{program.id}/applications"
-    few = _count_queries(browser, url)
+    few = page_query_count(browser, url)
     add(27)
     db.session.commit()
-    many = _count_queries(browser, url)
+    many = page_query_count(browser, url)
     assert many == few
     assert len(re.findall(r">QRY-\d{4}-\d{4}</a>", browser.get(url).data.decode())) == 25
     assert len(re.findall(r">QRY-\d{4}-\d{4}</a>", browser.get(url + "?page=2").data.decode())) == 5

@@ -8,6 +8,7 @@ from grants.notifications.models import OutboxMessage
 from grants.reviews import services as reviews
 from grants.reviews.models import ReviewAssignment
 from tests import factories
+from tests.querycount import page_query_count
 
 
 @pytest.fixture
@@ -193,24 +194,6 @@ def test_approve_all_above_the_line_needs_confirmation(world, make_client):
     assert world["application"].approved_cents == world["application"].requested_cents
 
 
-def _count_queries(app, browser, url):
-    from sqlalchemy import event
-
-    from grants.extensions import db as database
-
-    statements = []
-
-    def count(*_args, **_kwargs):
-        statements.append(1)
-
-    event.listen(database.engine, "before_cursor_execute", count)
-    try:
-        assert browser.get(url).status_code == 200
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
-    return len(statements)
-
-
 def test_ranking_funding_line_and_assignment_query_counts_do_not_grow_with_the_round(world, make_client, app):
     officer, program, member = world["officer"], world["program"], world["member"]
     r1, r2, _ = world["reviewers"]
@@ -226,7 +209,7 @@ def test_ranking_funding_line_and_assignment_query_counts_do_not_grow_with_the_r
 
     pages = [f"/programs/{program.id}/ranking", f"/programs/{program.id}/funding-line", f"/programs/{program.id}/reviews"]
     add(2)
-    small = [_count_queries(app, browser, url) for url in pages]
+    small = [page_query_count(browser, url) for url in pages]
     add(10)
-    large = [_count_queries(app, browser, url) for url in pages]
+    large = [page_query_count(browser, url) for url in pages]
     assert small == large
