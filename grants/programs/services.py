@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from grants.accounts.models import User
 from grants.audit.services import changes_between, record_event
@@ -57,17 +58,31 @@ def create_program(*, actor: User, fields: dict[str, Any]) -> Program:
     program = Program()
     for field in PROGRAM_FIELDS:
         setattr(program, field, fields[field])
-    db.session.add(program)
-    db.session.flush()
+    _flush_unique(lambda: db.session.add(program))
     record_event(actor, "program.created", program, _snapshot(program))
     return program
+
+
+def _flush_unique(change) -> None:
+    """Apply ``change`` in a savepoint; a slug or code taken by a concurrent save becomes a field error."""
+    try:
+        with db.session.begin_nested():
+            change()
+            db.session.flush()
+    except IntegrityError as error:
+        field = "code" if "code" in str(error.orig).lower() else "slug"
+        raise DomainError(f"Another program already uses this {field}.", field) from error
 
 
 def update_program(*, actor: User, program: Program, fields: dict[str, Any]) -> None:
     _check_program(fields, program)
     before = _snapshot(program)
-    for field in PROGRAM_FIELDS:
-        setattr(program, field, fields[field])
+
+    def apply() -> None:
+        for field in PROGRAM_FIELDS:
+            setattr(program, field, fields[field])
+
+    _flush_unique(apply)
     changes = changes_between(before, _snapshot(program))
     if changes:
         record_event(actor, "program.updated", program, changes)

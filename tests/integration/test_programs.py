@@ -443,3 +443,17 @@ def test_administrators_read_programs_but_do_not_change_them(make_client, office
     assert browser.post_form(f"{base}/status", {"status": "closed"}).status_code == 403
     assert browser.post_form(f"{base}/rubric", {"name": "x", "max_points": "1", "weight": "1"}).status_code == 403
     assert program.status == "published" and len(program.criteria) == 3
+
+
+def test_a_slug_taken_by_a_concurrent_save_is_a_field_error(app, officer, monkeypatch):
+    """The uniqueness pre-check can lose a race; the database's constraint then answers, as a field error."""
+    from grants.errors import DomainError
+    from grants.programs import services
+
+    factories.make_program(officer=officer, slug="taken-slug")
+    db.session.commit()
+    monkeypatch.setattr(services, "_check_program", lambda fields, program=None: None)  # as if the other save had not committed yet
+    with pytest.raises(DomainError) as refused:
+        services.create_program(actor=officer, fields=factories.program_fields(slug="taken-slug"))
+    assert refused.value.field == "slug"
+    db.session.rollback()
