@@ -364,6 +364,7 @@ def _notify_members(application: Application, *, subject: str, body: str) -> Non
 
 
 def withdraw_application(*, actor: User, application: Application, reason: str) -> None:
+    application = lock_row(Application, application.id)  # a decision racing the withdrawal waits
     _require_member(actor, application)
     if application.status not in WITHDRAWABLE:
         raise DomainError(f"A {application.status_label.lower()} application cannot be withdrawn.")
@@ -377,6 +378,7 @@ def withdraw_application(*, actor: User, application: Application, reason: str) 
 
 def screen_application(*, actor: User, application: Application, eligible: bool, reason: str | None) -> None:
     """Mark a submitted application eligible (under review) or ineligible with a reason."""
+    application = lock_row(Application, application.id)
     if application.status != SUBMITTED:
         raise DomainError(f"Only submitted applications can be screened; this one is {application.status_label.lower()}.")
     if not eligible and not (reason or "").strip():

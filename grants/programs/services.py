@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 
 from grants.accounts.models import User
 from grants.audit.services import changes_between, record_event
-from grants.db import utcnow
+from grants.db import lock_row, utcnow
 from grants.errors import DomainError
+from grants.money import format_money
 from grants.extensions import db
 from grants.programs.models import (
     PARTNER_TYPES,
@@ -75,7 +76,21 @@ def _flush_unique(change) -> None:
 
 
 def update_program(*, actor: User, program: Program, fields: dict[str, Any]) -> None:
+    """Change a program's settings. The row is locked: the budget can never drop below what the
+    program has already awarded or approved, and the code and fiscal year, which number its
+    applications and awards, are fixed once it has applications."""
     _check_program(fields, program)
+    program = lock_row(Program, program.id)
+    from grants.awards.services import committed_cents  # awards build on programs
+
+    committed = committed_cents(program.id)
+    if fields["total_budget_cents"] < committed:
+        raise DomainError(
+            f"The program has already awarded or approved {format_money(committed)}; "
+            "the budget cannot be less than that.", "total_budget_cents")
+    if program.last_application_number and (fields["code"], fields["fiscal_year"]) != (program.code, program.fiscal_year):
+        field = "code" if fields["code"] != program.code else "fiscal_year"
+        raise DomainError("Applications are numbered with this program's code and fiscal year; they cannot change now.", field)
     before = _snapshot(program)
 
     def apply() -> None:

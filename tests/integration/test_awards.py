@@ -263,3 +263,21 @@ def test_concurrent_payments_never_exceed_the_award(app, people):
     db.session.expire_all()
     paid = db.session.scalar(sa.select(sa.func.sum(Disbursement.amount_cents)).where(Disbursement.award_id == award_id, Disbursement.status != "void"))
     assert paid == 3_000_000
+
+
+def test_a_program_budget_cannot_drop_below_its_commitments(people):
+    from grants.programs import services as programs
+
+    officer, _, member, organization = people
+    program = factories.make_program(officer=officer, total_budget_cents=10_000_000, award_ceiling_cents=3_000_000)
+    factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=3_000_000)
+    factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=2_500_000)
+    fields = {field: getattr(program, field) for field in programs.PROGRAM_FIELDS}
+    with pytest.raises(DomainError, match=r"already awarded or approved \$55,000.00") as refused:
+        programs.update_program(actor=officer, program=program, fields={**fields, "total_budget_cents": 5_499_999})
+    assert refused.value.field == "total_budget_cents"
+    with pytest.raises(DomainError) as renumbered:
+        programs.update_program(actor=officer, program=program, fields={**fields, "code": "NEW"})
+    assert renumbered.value.field == "code"
+    programs.update_program(actor=officer, program=program, fields={**fields, "total_budget_cents": 5_500_000})
+    assert program.total_budget_cents == 5_500_000
