@@ -336,7 +336,7 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
         "requested_cents": application.requested_cents,
         "match_cents": application.match_cents,
     })
-    _notify_members(
+    notify_grantee(
         application,
         subject=f"Application {application.reference} received",
         body=(
@@ -352,14 +352,18 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
     return application
 
 
-def _notify_members(application: Application, *, subject: str, body: str) -> None:
-    recipients = db.session.scalars(
-        sa.select(User.email)
-        .join(Membership, Membership.user_id == User.id)
+def grantee_recipients(application: Application) -> list[str]:
+    """Who hears about an application or award: active members of the organization and its contact."""
+    members = db.session.scalars(
+        sa.select(User.email).join(Membership, Membership.user_id == User.id)
         .where(Membership.organization_id == application.organization_id, User.active.is_(True))
-        .order_by(User.email)
     ).all()
-    for email in sorted(set(recipients) | {application.organization.contact_email.lower()}):
+    return sorted(set(members) | {application.organization.contact_email.lower()})
+
+
+def notify_grantee(application: Application, *, subject: str, body: str) -> None:
+    """Queue one message to each of ``grantee_recipients``."""
+    for email in grantee_recipients(application):
         queue_message(to=email, subject=subject, body=body)
 
 
@@ -400,7 +404,7 @@ def screen_application(*, actor: User, application: Application, eligible: bool,
             "If you have questions, reply to the program officer."
         )
     outcome = "eligible and now under review" if eligible else "not eligible"
-    _notify_members(application, subject=f"Application {application.reference} is {outcome}", body=body + f"\n\n{external_url('applications.view', application_id=application.id)}")
+    notify_grantee(application, subject=f"Application {application.reference} is {outcome}", body=body + f"\n\n{external_url('applications.view', application_id=application.id)}")
     db.session.flush()
 
 
@@ -416,7 +420,7 @@ def grant_extension(*, actor: User, application: Application, until: datetime, r
     application.extension_until = until
     application.extension_reason = reason.strip()
     record_event(actor, "application.extension_granted", application, changes_between(before, {"extension_until": until, "extension_reason": application.extension_reason}))
-    _notify_members(
+    notify_grantee(
         application,
         subject=f"Deadline extension for application {application.reference}",
         body=f"The program officer extended the deadline of application {application.reference} to {format_instant(until)}.\n\n{external_url('applications.view', application_id=application.id)}",

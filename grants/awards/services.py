@@ -17,9 +17,10 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
-from grants.accounts.models import Membership, User
+from grants.accounts.models import User
 from grants.applications.models import APPROVED as APPLICATION_APPROVED
 from grants.applications.models import AWARDED, Application, Attachment
+from grants.applications.services import grantee_recipients, notify_grantee
 from grants.audit.services import record_event
 from grants.awards.models import (
     ACCEPTED,
@@ -278,9 +279,7 @@ def close_out_award(*, actor: User, award_id: int) -> Amendment | None:
 
 
 def _notify_grantee(award: Award, subject: str, body: str) -> None:
-    from grants.applications.services import _notify_members
-
-    _notify_members(award.application, subject=subject, body=f"{body}\n\n{external_url('awards.award_detail', award_id=award.id)}")
+    notify_grantee(award.application, subject=subject, body=f"{body}\n\n{external_url('awards.award_detail', award_id=award.id)}")
 
 
 # Payments -------------------------------------------------------------------------------------
@@ -542,14 +541,6 @@ def review_report(*, actor: User, report_id: int, accept: bool, comment: str) ->
                         f"The program officer asked for changes to {report.title.lower()} ({report.period_start:%b %-d} to {report.period_end:%b %-d, %Y}).\n\n{report.review_comment}")
     db.session.flush()
     return report
-
-
-def grantee_recipients(application: Application) -> list[str]:
-    """Active members of the grantee organization and its contact address."""
-    members = db.session.scalars(
-        sa.select(User.email).join(Membership).where(Membership.organization_id == application.organization_id, User.active.is_(True))
-    ).all()
-    return sorted(set(members) | {application.organization.contact_email.lower()})
 
 
 def queue_report_reminders(today: date) -> int:

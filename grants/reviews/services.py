@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -26,6 +25,7 @@ from grants.applications.models import (
     Partner,
 )
 from grants.audit.services import record_event
+from grants.clock import format_instant
 from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
@@ -113,7 +113,7 @@ def assign_reviewer(*, actor: User, application: Application, reviewer: User) ->
     db.session.flush()
     record_event(actor, "review.assigned", application, {"assignment": assignment.id, "reviewer": reviewer.email})
     program = application.program
-    deadline = f" by {_fmt(program.review_deadline)}" if program.review_deadline else ""
+    deadline = f" by {format_instant(program.review_deadline)}" if program.review_deadline else ""
     queue_message(
         to=reviewer.email,
         subject=f"Review assigned: {application.reference}",
@@ -122,12 +122,6 @@ def assign_reviewer(*, actor: User, application: Application, reviewer: User) ->
               f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
     )
     return assignment
-
-
-def _fmt(instant: datetime) -> str:
-    from grants.clock import format_instant
-
-    return format_instant(instant)
 
 
 @dataclass
@@ -632,14 +626,14 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     record_event(actor, "application.decided", application, {
         "status": {"before": before, "after": outcome}, "approved_cents": approved_cents, "rationale": decision.rationale,
     })
-    from grants.applications.services import _notify_members
+    from grants.applications.services import notify_grantee
 
     wording = {
         APPROVED: f"has been approved for {format_money(approved_cents or 0)}. The program officer will contact you about the award agreement.",
         DECLINED: "was not selected for funding.",
         WAITLISTED: "has been placed on the waiting list. If funds become available it may still be approved.",
     }[outcome]
-    _notify_members(application, subject=f"Decision on application {application.reference}",
+    notify_grantee(application, subject=f"Decision on application {application.reference}",
                     body=(f"Application {application.reference}, \"{application.title}\", {wording}\n\n"
                           f"{external_url('applications.view', application_id=application.id)}"))
     return decision
