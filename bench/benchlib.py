@@ -85,19 +85,34 @@ def fresh_postgres_database(name: str = "grants_bench") -> str | None:
     import psycopg
 
     admin = urllib.parse.urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
+    drop_database(admin, name)
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
 
 
 def drop_postgres_database(url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    drop_database(urllib.parse.urlunsplit(("postgresql", parts.netloc, "/postgres", "", "")), parts.path.lstrip("/"))
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """DROP DATABASE as its owner, retried while the bench's own sessions are still closing.
+
+    Not ``WITH (FORCE)``: a non-superuser owner may not signal an autovacuum worker that is in the
+    database, so FORCE fails; a plain DROP ends autovacuum workers itself.
+    """
     import psycopg
 
-    parts = urllib.parse.urlsplit(url)
-    admin = urllib.parse.urlunsplit(("postgresql", parts.netloc, "/postgres", "", ""))
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{parts.path.lstrip("/")}" WITH (FORCE)')
+    for attempt in range(40):
+        try:
+            with psycopg.connect(admin_url, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except psycopg.errors.ObjectInUse:
+            if attempt == 39:
+                raise
+            time.sleep(0.5)
 
 
 # The app in this process ----------------------------------------------------------------------

@@ -48,6 +48,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from benchlib import drop_database
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = REPO / ".venv" / "bin"
 if str(REPO) not in sys.path:
@@ -72,8 +74,8 @@ def fresh_postgres(url: str) -> None:
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         raise SystemExit(f"refusing an odd database name: {name!r}")
     admin = urllib.parse.urlunsplit(parts._replace(path="/postgres"))
+    drop_database(admin, name)
     with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')
 
 

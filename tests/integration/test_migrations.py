@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,13 +27,31 @@ def empty_database(request, tmp_path):
     base = sa.engine.make_url(_postgres_url())
     name = "grants_migrations_test"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    _drop_database(admin, name)
     with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _drop_database(admin, name)
     admin.dispose()
+
+
+def _drop_database(admin: sa.Engine, name: str) -> None:
+    """Drop ``name`` as its (non-superuser) owner.
+
+    Not ``WITH (FORCE)``: that must signal every backend in the database, and an autovacuum worker
+    that wandered into the fresh database belongs to no role the owner may signal, so it fails.
+    A plain DROP ends autovacuum workers by itself; only a session that is still closing can hold
+    it up, so it is retried for a few seconds.
+    """
+    for attempt in range(20):
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            return
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != "55006" or attempt == 19:  # object_in_use
+                raise
+            time.sleep(0.5)
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(empty_database):
