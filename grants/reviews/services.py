@@ -642,6 +642,11 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
 def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool) -> int:
     """Approve every application above the funding line at its requested amount; returns how many."""
     line = funding_line(program, order=order, reserve_partner_types=reserve_partner_types)
+    # Lock every funded application in id order before decide() locks the program: a single
+    # decision locks its application and then the program, so taking the program first (or the
+    # applications in rank order) could deadlock with an officer deciding one of them meanwhile.
+    funded_ids = sorted(row.ranked.application_id for row in line.rows if row.funded)
+    db.session.scalars(sa.select(Application.id).where(Application.id.in_(funded_ids)).order_by(Application.id).with_for_update()).all()
     count = 0
     for row in line.rows:
         if row.funded:

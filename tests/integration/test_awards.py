@@ -1,7 +1,6 @@
 """Awards and payments: every figure adds up, refusals carry the numbers, and the totals hold
 under concurrent requests on both databases (invariants 1, 2 and 6)."""
 
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -16,6 +15,7 @@ from grants.errors import DomainError
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from tests import factories
+from tests.race import race
 
 
 @pytest.fixture
@@ -179,36 +179,6 @@ def test_every_money_change_is_audited_in_the_same_transaction(people):
 # Concurrency --------------------------------------------------------------------------------
 
 
-def _race(app, attempts):
-    """Run each attempt in its own thread and app context at (nearly) the same moment."""
-    db.session.commit()  # end the test's own transaction: on SQLite it would hold the write lock
-    outcomes, errors = [], []
-    barrier = threading.Barrier(len(attempts))
-
-    def run(attempt):
-        with app.app_context():
-            barrier.wait()
-            try:
-                attempt()
-                db.session.commit()
-                outcomes.append("ok")
-            except DomainError:
-                db.session.rollback()
-                outcomes.append("refused")
-            except Exception as exc:  # noqa: BLE001 - any other failure is what the test looks for
-                db.session.rollback()
-                errors.append(repr(exc))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes, errors
-
-
 def test_concurrent_awards_never_exceed_the_program_budget(app, people):
     officer, _, member, organization = people
     program = factories.make_program(officer=officer, total_budget_cents=10 * 3_000_000)
@@ -225,7 +195,7 @@ def test_concurrent_awards_never_exceed_the_program_budget(app, people):
         return lambda: awards.create_award(actor=db.session.get(type(officer), officer_id), application_id=application_id, amount_cents=3_000_000,
                                            start_date=date(2027, 1, 1), end_date=date(2027, 12, 31), conditions="")
 
-    outcomes, errors = _race(app, [attempt(i) for i in ids])
+    outcomes, errors = race(app, [attempt(i) for i in ids])
     assert errors == []
     assert outcomes.count("ok") == 10 and outcomes.count("refused") == 10
     total = db.session.scalar(sa.select(sa.func.sum(Award.amount_cents)).where(Award.program_id == program.id))
@@ -242,7 +212,7 @@ def test_concurrent_amendments_never_exceed_the_program_budget(app, people):
     officer_id, award_id = officer.id, award.id
     attempt = lambda: awards.amend_award(actor=db.session.get(type(officer), officer_id), award_id=award_id,  # noqa: E731
                                          amount_delta_cents=100_000, new_end_date=None, reason="More")
-    outcomes, errors = _race(app, [attempt] * 20)
+    outcomes, errors = race(app, [attempt] * 20)
     assert errors == []
     assert outcomes.count("ok") == 5
     db.session.expire_all()
@@ -257,7 +227,7 @@ def test_concurrent_payments_never_exceed_the_award(app, people):
     finance_id, award_id = finance.id, award.id
     attempt = lambda: awards.record_payment(actor=db.session.get(type(finance), finance_id), award_id=award_id,  # noqa: E731
                                             amount_cents=300_000, paid_on=date(2026, 1, 5), payment_reference="V", description="")
-    outcomes, errors = _race(app, [attempt] * 20)
+    outcomes, errors = race(app, [attempt] * 20)
     assert errors == []
     assert outcomes.count("ok") == 10 and outcomes.count("refused") == 10
     db.session.expire_all()

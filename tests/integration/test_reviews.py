@@ -1,13 +1,20 @@
 """Reviewing through the web pages: the conflict gate, scoring, locking, ranking, decisions."""
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
+from grants.accounts.models import User
+from grants.applications.models import Application
+from grants.db import lock_row
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
+from grants.programs.models import Program
 from grants.reviews import services as reviews
-from grants.reviews.models import ReviewAssignment
+from grants.reviews.models import Decision, ReviewAssignment
 from tests import factories
+from tests.race import race
 from tests.querycount import page_query_count
 
 
@@ -213,3 +220,45 @@ def test_ranking_funding_line_and_assignment_query_counts_do_not_grow_with_the_r
     add(10)
     large = [page_query_count(browser, url) for url in pages]
     assert small == large
+
+
+def test_approving_above_the_line_while_officers_decide_single_applications_neither_deadlocks_nor_double_approves(world, app):
+    """Funding-line approval locks many applications; single decisions lock one, then the program.
+
+    Taken in different orders those locks deadlock on PostgreSQL; every outcome here must be an
+    approval or a refusal the officer can read, and each application is decided once.
+    """
+    officer, program, r1 = world["officer"], world["program"], world["reviewers"][0]
+    ids = [world["application"].id]
+    for _ in range(7):
+        application = factories.make_eligible_application(program=program, organization=world["application"].organization,
+                                                          actor=world["member"], officer=officer)
+        ids.append(application.id)
+    for application_id in ids:
+        factories.review(officer=officer, application=db.session.get(Application, application_id), reviewer=r1, points=[10, 20, 30])
+    db.session.commit()
+    officer_id, program_id = officer.id, program.id
+
+    def above_line():
+        reviews.approve_above_line(actor=db.session.get(User, officer_id), program=db.session.get(Program, program_id),
+                                   order="raw", reserve_partner_types=False)
+
+    def single(application_id):
+        def attempt():
+            # An officer's decision holds its application and is a moment slow to reach the program.
+            lock_row(Application, application_id)
+            time.sleep(0.3)
+            reviews.decide(actor=db.session.get(User, officer_id), application_id=application_id,
+                           outcome="approved", approved_cents=None, rationale="Strong proposal")
+        return attempt
+
+    outcomes, errors = race(app, [above_line] + [single(i) for i in reversed(ids[4:])] + [above_line])
+    assert errors == []
+    assert "ok" in outcomes
+    db.session.expire_all()
+    decisions = db.session.execute(
+        sa.select(Decision.application_id, sa.func.count()).where(Decision.application_id.in_(ids)).group_by(Decision.application_id)
+    ).all()
+    assert all(count == 1 for _, count in decisions)
+    approved = db.session.scalars(sa.select(Application.id).where(Application.id.in_(ids), Application.status == "approved")).all()
+    assert {application_id for application_id, _ in decisions} == set(approved)
