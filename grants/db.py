@@ -84,6 +84,15 @@ def page_number() -> int:
     return min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
 
 
+def query_text(name: str) -> str:
+    """A ?name= filter or search as typed, made safe to put in a query.
+
+    Capped at 200 characters: SQLite refuses a LIKE pattern over 50,000 bytes (a 500), and no
+    search is that long. NUL characters are dropped: PostgreSQL refuses them in text.
+    """
+    return request.args.get(name, "").replace("\x00", "").strip()[:200]
+
+
 def paginate(stmt, per_page: int = 25):
     """One page of ``stmt`` for the current request (Flask-SQLAlchemy's Pagination)."""
     from grants.extensions import db

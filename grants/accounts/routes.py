@@ -18,7 +18,7 @@ from grants.accounts.forms import (
     StaffUserForm,
 )
 from grants.accounts.models import ADMIN, FINANCE, PROGRAM_OFFICER, Membership, Organization, User, UserRole
-from grants.db import paginate
+from grants.db import paginate, query_text
 from grants.errors import DomainError
 from grants.extensions import db, login_manager
 from grants.formtools import apply_domain_error
@@ -262,7 +262,7 @@ def accept_invitation(token: str):
 @bp.route("/admin/users")
 @roles_required(ADMIN)
 def admin_users():
-    q = request.args.get("q", "").strip()[:200]  # SQLite refuses a LIKE pattern over 50,000 bytes
+    q = query_text("q")
     role = request.args.get("role", "")
     stmt = sa.select(User).order_by(User.name, User.id)
     if q:

@@ -7,7 +7,7 @@ from grants.accounts.models import ADMIN
 from grants.audit import bp
 from grants.audit.models import AuditEvent
 from grants.clock import local_to_utc
-from grants.db import paginate
+from grants.db import paginate, query_text
 from grants.extensions import db
 from grants.permissions import roles_required
 
@@ -22,8 +22,7 @@ def _date_arg(name: str):
 @bp.route("/")
 @roles_required(ADMIN)
 def log():
-    # Capped: SQLite refuses a LIKE pattern over 50,000 bytes (a 500), and no search is that long.
-    filters = {key: request.args.get(key, "").strip()[:200] for key in ("actor", "action", "entity_type", "entity_id")}
+    filters = {key: query_text(key) for key in ("actor", "action", "entity_type", "entity_id")}
     date_from, date_to = _date_arg("from"), _date_arg("to")
     stmt = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
     if filters["actor"]:

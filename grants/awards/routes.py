@@ -43,7 +43,7 @@ from grants.awards.models import (
     SUBMITTED,
 )
 from grants.clock import agency_today
-from grants.db import MAX_PAGE, paginate
+from grants.db import MAX_PAGE, paginate, query_text
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
@@ -94,11 +94,6 @@ def _documentation(disbursement_ids: list[int]) -> dict[int, list[Attachment]]:
     return found
 
 
-def _query_text(name: str) -> str:
-    # Capped: SQLite refuses a LIKE pattern over 50,000 bytes (a 500), and no search is that long.
-    return request.args.get(name, "").strip()[:200]
-
-
 def _query_number(text: str, digits: int) -> int | None:
     """A filter's whole number, or None for anything else (``str.isdigit`` lets "²" through to a failing int())."""
     return int(text) if re.fullmatch(rf"[0-9]{{1,{digits}}}", text) else None
@@ -110,7 +105,7 @@ def _query_number(text: str, digits: int) -> int | None:
 @bp.route("/awards")
 @roles_required(PROGRAM_OFFICER, FINANCE, ADMIN)
 def award_list():
-    filters = {name: _query_text(name) for name in ("program", "status", "fiscal_year", "q")}
+    filters = {name: query_text(name) for name in ("program", "status", "fiscal_year", "q")}
     stmt = (
         sa.select(Award)
         .join(Award.program)
@@ -510,7 +505,7 @@ def overdue_reports(program_id: int):
 @bp.route("/finance")
 @roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
 def finance_summary():
-    fiscal_year = _query_number(_query_text("fiscal_year"), 4)
+    fiscal_year = _query_number(query_text("fiscal_year"), 4)
     fiscal_years = db.session.scalars(sa.select(Program.fiscal_year).distinct().order_by(Program.fiscal_year.desc())).all()
     program_ids = None
     if fiscal_year is not None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from grants.accounts.models import ADMIN, APPLICANT, PROGRAM_OFFICER, Organization
 from grants.applications.models import APPLICATION_STATUSES, Application, Partner
 from grants.clock import format_remaining
-from grants.db import page_number, utcnow
+from grants.db import page_number, query_text, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
@@ -80,12 +80,6 @@ def opportunity(slug: str):
 
 
 # Program officers: programs --------------------------------------------------------------------
-
-
-def _query_text(name: str) -> str:
-    # NUL characters are refused by PostgreSQL; nobody types them on purpose.
-    # Capped too: SQLite refuses a LIKE pattern over 50,000 bytes (a 500), and no search is that long.
-    return request.args.get(name, "").replace("\x00", "").strip()[:200]
 
 
 def _program_or_404(program_id: int) -> Program:
@@ -274,7 +268,7 @@ def move_criterion(program_id: int, criterion_id: int):
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def program_applications(program_id: int):
     program = _program_or_404(program_id)
-    filters = {name: _query_text(name) for name in ("status", "county", "partner_type", "q")}
+    filters = {name: query_text(name) for name in ("status", "county", "partner_type", "q")}
     stmt = (
         sa.select(Application)
         .join(Application.organization)
