@@ -37,16 +37,29 @@ def create_user(email: str, roles: tuple[str, ...], name: str | None):
 
 
 @grants_cli.command("audit-verify")
-def audit_verify():
-    """Check the audit chain; exit 1 naming the first altered, removed or reordered event."""
-    from grants.audit.services import verify_chain
+@click.option("--anchor", metavar="ID:HASH",
+              help="A head printed by an earlier run and kept outside the database: that event must still be in the chain.")
+def audit_verify(anchor):
+    """Check the audit chain; exit 1 naming the first altered, removed or reordered event.
 
-    report = verify_chain()
+    On success it prints the head as ID:HASH. Keep that line somewhere the database's
+    administrators cannot edit (a ticket, an e-mail, the backup log) and pass it to --anchor
+    later: removal of the newest events, which the chain alone cannot show, is then caught.
+    """
+    from grants.audit.services import parse_anchor, verify_chain
+
+    try:
+        expected = parse_anchor(anchor) if anchor else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--anchor") from None
+    report = verify_chain(anchor=expected)
     if report.intact:
         click.echo(f"Audit chain intact: {report.count} events verified.")
+        if report.anchor:
+            click.echo(f"Head (record it as the next --anchor): {report.anchor}")
         return
-    click.echo(f"Audit chain broken at event {report.first_bad_id}: {report.problem} "
-               f"({report.count} events before it verified).", err=True)
+    where = f"at event {report.first_bad_id}" if report.first_bad_id else "at its end"
+    click.echo(f"Audit chain broken {where}: {report.problem} ({report.count} events before it verified).", err=True)
     sys.exit(1)
 
 

@@ -122,17 +122,38 @@ class ChainReport:
     count: int
     first_bad_id: int | None = None
     problem: str | None = None
+    head_id: int | None = None
+    head_hash: str | None = None
 
     @property
     def intact(self) -> bool:
-        return self.first_bad_id is None
+        return self.first_bad_id is None and self.problem is None
+
+    @property
+    def anchor(self) -> str | None:
+        """The head as ``ID:HASH``: kept outside the database, it lets a later check notice removal."""
+        return None if self.head_id is None else f"{self.head_id}:{self.head_hash}"
 
 
-def verify_chain(batch_size: int = 5000) -> ChainReport:
-    """Walk the chain in id order; report the first event that was altered, removed or moved."""
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``ID:HASH`` as printed by audit-verify; ValueError for anything else."""
+    event_id, _, digest = text.strip().partition(":")
+    if not event_id.isascii() or not event_id.isdigit() or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise ValueError("An anchor is the event id and its hash as audit-verify prints them: ID:HASH (64 hex digits).")
+    return int(event_id), digest
+
+
+def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) -> ChainReport:
+    """Walk the chain in id order; report the first event that was altered, removed or moved.
+
+    A chain alone cannot show that its newest events were deleted. ``anchor`` is a head recorded
+    earlier, outside the database: that event must still be in the chain with the same hash.
+    """
     expected_prev = GENESIS_HASH
     count = 0
     last_id = 0
+    head_hash = None
+    anchor_seen = anchor is None
     while True:
         events = db.session.scalars(
             sa.select(AuditEvent)
@@ -141,7 +162,7 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
             .limit(batch_size)
         ).all()
         if not events:
-            return ChainReport(count=count)
+            break
         for event in events:
             if event.prev_hash != expected_prev:
                 return ChainReport(
@@ -149,7 +170,16 @@ def verify_chain(batch_size: int = 5000) -> ChainReport:
                 )
             if event_hash(event) != event.hash:
                 return ChainReport(count, event.id, "its contents were altered after it was written")
+            if anchor is not None and event.id == anchor[0]:
+                if event.hash != anchor[1]:
+                    return ChainReport(count, event.id, "its hash differs from the anchor recorded earlier (the chain was rewritten)")
+                anchor_seen = True
             expected_prev = event.hash
             count += 1
             last_id = event.id
+            head_hash = event.hash
         db.session.expunge_all()
+    if not anchor_seen:
+        return ChainReport(count, None, f"the anchor event {anchor[0]} is no longer in the chain "
+                                        "(events were removed from its end)", last_id or None, head_hash)
+    return ChainReport(count, head_id=last_id or None, head_hash=head_hash)

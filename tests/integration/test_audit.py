@@ -16,8 +16,12 @@ def _events(n=3):
     return db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
 
 
-def _audit_verify(app):
-    return app.test_cli_runner().invoke(args=["grants", "audit-verify"])
+def _audit_verify(app, *args):
+    return app.test_cli_runner().invoke(args=["grants", "audit-verify", *args])
+
+
+def _printed_anchor(result) -> str:
+    return result.output.split("Head (record it as the next --anchor): ")[1].split()[0]
 
 
 def test_intact_chain_verifies_with_its_count(app):
@@ -43,6 +47,43 @@ def test_deleting_an_audit_row_is_detected(app):
     db.session.commit()
     report = verify_chain()
     assert not report.intact and report.first_bad_id == events[2].id
+
+
+def test_removing_the_newest_events_is_caught_against_an_anchor_kept_outside(app):
+    events = _events()
+    earlier = _audit_verify(app)
+    anchor = _printed_anchor(earlier)
+    assert anchor == f"{events[-1].id}:{events[-1].hash}"
+    assert _audit_verify(app, "--anchor", anchor).exit_code == 0
+    # Someone with database access deletes the two newest events: the chain alone still verifies.
+    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id.in_([events[-1].id, events[-2].id])))
+    db.session.commit()
+    assert _audit_verify(app).exit_code == 0
+    result = _audit_verify(app, "--anchor", anchor)
+    assert result.exit_code == 1
+    assert f"anchor event {events[-1].id} is no longer in the chain" in result.output
+
+
+def test_a_chain_rewritten_with_fresh_hashes_is_caught_by_the_anchor(app):
+    from grants.audit.services import event_hash
+
+    events = _events()
+    anchor = _printed_anchor(_audit_verify(app))
+    # Rewrite the newest event and recompute its hash so the chain is self-consistent again.
+    newest = db.session.get(AuditEvent, events[-1].id)
+    newest.action = "test.innocent"
+    newest.hash = event_hash(newest)
+    db.session.commit()
+    assert _audit_verify(app).exit_code == 0
+    result = _audit_verify(app, "--anchor", anchor)
+    assert result.exit_code == 1 and f"event {newest.id}" in result.output and "differs from the anchor" in result.output
+
+
+def test_a_malformed_anchor_is_a_clear_usage_error(app):
+    _events(1)
+    result = _audit_verify(app, "--anchor", "12:not-a-hash")
+    assert result.exit_code == 2
+    assert "ID:HASH" in result.output and "Traceback" not in result.output
 
 
 def test_reordering_audit_rows_is_detected(app):
