@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from grants.accounts.models import APPLICANT, FINANCE, PROGRAM_OFFICER, Membership, Organization
+from grants.accounts.models import ADMIN, APPLICANT, FINANCE, PROGRAM_OFFICER, Membership, Organization
 from grants.applications import bp, services
 from grants.applications.forms import (
     AttachmentForm,
@@ -117,11 +117,15 @@ def view(application_id: int):
     screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.status == "submitted" else None
     from grants.reviews.services import current_decision, shared_comments
 
+    member = is_member(current_user, application.organization_id)
+    # A reviewer reads the proposal, never the decision or the other reviewers' comments.
+    sees_outcome = member or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
     return render_template(
         "applications/view.html", application=application, history=history, screen_form=screen_form,
         gaps=services.completeness(application) if application.is_draft else [],
-        can_withdraw=application.status in WITHDRAWABLE and is_member(current_user, application.organization_id),
-        decision=current_decision(application), comments=shared_comments(application),
+        can_withdraw=application.status in WITHDRAWABLE and member,
+        decision=current_decision(application) if sees_outcome else None,
+        comments=shared_comments(application) if sees_outcome else [],
     )
 
 

@@ -136,9 +136,13 @@ def create_award(
     if application.status != APPLICATION_APPROVED:
         raise DomainError(f"Only an approved application can be awarded; {application.reference} is {application.status_label.lower()}.")
     _check_period(start_date, end_date)
-    amount = application.approved_cents if amount_cents is None else amount_cents
+    approved = application.approved_cents or application.requested_cents
+    amount = approved if amount_cents is None else amount_cents
     if amount is None or amount <= 0:
         raise DomainError("Enter the award amount.", "amount")
+    if amount > approved:
+        raise DomainError(f"The award cannot be more than the {format_money(approved)} approved for {application.reference}; "
+                          "record a new decision to approve more.", "amount")
     program = lock_row(Program, application.program_id)
     _refuse_over_budget(program, committed_cents(program.id, excluding_application_id=application.id), amount, f"An award of {format_money(amount)}")
     program.last_award_number += 1
@@ -262,6 +266,10 @@ def close_out_award(*, actor: User, award_id: int) -> Amendment | None:
     final = next((r for r in award.reports if r.is_final), None)
     if final is None or final.status != ACCEPTED:
         raise DomainError("The final progress report must be accepted before closeout.")
+    open_reports = [r for r in award.reports if r.status != ACCEPTED]
+    if open_reports:
+        listed = ", ".join(f"{r.period_start:%b %-d}–{r.period_end:%b %-d, %Y} ({r.status_label.lower()})" for r in open_reports)
+        raise DomainError(f"Every progress report must be accepted before closeout; still open: {listed}.")
     figures = award_figures(award)
     if figures.pending_cents:
         raise DomainError(f"{format_money(figures.pending_cents)} of payments are still pending; pay or void them first.")

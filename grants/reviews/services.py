@@ -188,6 +188,9 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
 def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
     if assignment.status == SUBMITTED:
         raise DomainError("A submitted review cannot be removed; reopen it instead if it must change.")
+    if assignment.coi_status == COI_CONFLICTED:
+        raise DomainError(f"{assignment.reviewer.name} declared a conflict of interest with this application; the "
+                          "declaration stays on record, so the assignment cannot be removed. Assign another reviewer instead.")
     application = assignment.application
     record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": assignment.reviewer.email})
     db.session.delete(assignment)

@@ -13,6 +13,7 @@ from grants.clock import agency_today
 from grants.awards.models import Award, Disbursement
 from grants.errors import DomainError
 from grants.extensions import db
+from grants.reviews import services as reviews
 from grants.notifications.models import OutboxMessage
 from tests import factories
 from tests.race import race
@@ -48,13 +49,20 @@ def test_award_over_the_program_budget_is_refused_with_figures(people):
     program = factories.make_program(officer=officer, total_budget_cents=10_000_000, award_ceiling_cents=10_000_000)
     factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=6_000_000)
     application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
-    from grants.reviews import services as reviews
 
     with pytest.raises(DomainError, match=r"\$40,000.00"):  # decisions already respect the budget
         reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=5_000_000, rationale="x")
     reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=4_000_000, rationale="x")
-    with pytest.raises(DomainError, match=r"over its budget of \$100,000.00: only \$40,000.00 remains"):
+    # The approval fitted the budget; an award above it is refused (and would not fit either).
+    with pytest.raises(DomainError, match=r"cannot be more than the \$40,000.00 approved"):
         awards.create_award(actor=officer, application_id=application.id, amount_cents=4_000_001,
+                            start_date=date(2027, 1, 1), end_date=date(2027, 6, 30), conditions="")
+    # Applications approved without an amount (the requested amount) are held to the budget itself.
+    other = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
+                                                requested_cents=5_000_000)
+    db.session.execute(sa.update(Application).where(Application.id == other.id).values(status="approved", approved_cents=None))
+    with pytest.raises(DomainError, match=r"over its budget of \$100,000.00: only \$0.00 remains"):
+        awards.create_award(actor=officer, application_id=other.id, amount_cents=None,
                             start_date=date(2027, 1, 1), end_date=date(2027, 6, 30), conditions="")
 
 
@@ -114,6 +122,34 @@ def test_closeout_releases_the_unspent_balance(people):
     assert awards.committed_cents(program.id) == 4_500_000
     figures = {f.program_id: f for f in awards.program_figures()}[program.id]
     assert (figures.awarded_cents, figures.paid_cents, figures.remaining_cents) == (4_500_000, 4_500_000, 5_500_000)
+
+
+def test_closeout_waits_for_every_report_not_only_the_final_one(people):
+    officer, _, member, organization = people
+    award = factories.make_award(officer=officer, member=member, organization=organization, amount_cents=5_000_000,
+                                 start_date=date(2027, 1, 1), end_date=date(2027, 12, 31))
+    metrics = {"people_served": 1, "calls_answered": 1, "referrals": 1, "awareness_events": 1, "partner_meetings": 1}
+    final = award.reports[-1]
+    awards.submit_report(actor=member, report_id=final.id, metrics=metrics, narrative="Done early")
+    awards.review_report(actor=officer, report_id=final.id, accept=True, comment="")
+    with pytest.raises(DomainError, match=r"Every progress report must be accepted before closeout; still open: Jan 1–Mar 31, 2027 \(due\)"):
+        awards.close_out_award(actor=officer, award_id=award.id)
+    assert award.status == "active"
+
+
+def test_an_award_cannot_be_more_than_was_approved(people):
+    officer, _, member, organization = people
+    program = factories.make_program(officer=officer)
+    application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
+                                                      requested_cents=5_000_000)
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=1_000_000, rationale="Part")
+    with pytest.raises(DomainError, match=r"cannot be more than the \$10,000.00 approved") as refused:
+        awards.create_award(actor=officer, application_id=application.id, amount_cents=5_000_000,
+                            start_date=date(2027, 1, 1), end_date=date(2027, 12, 31), conditions="")
+    assert refused.value.field == "amount"
+    award = awards.create_award(actor=officer, application_id=application.id, amount_cents=None,
+                                start_date=date(2027, 1, 1), end_date=date(2027, 12, 31), conditions="")
+    assert award.amount_cents == 1_000_000
 
 
 def test_termination_voids_pending_payments_and_deobligates(people):

@@ -103,11 +103,11 @@ def test_award_made_amended_paid_reported_and_closed_out(world, make_client):
     page = _text(officer.get(f"/applications/{application.id}/award"))
     assert "$300,000.00" in page and 'value="50,000.00"' in page
 
-    # Over the budget: refused beside the amount with the figures, and nothing is created.
+    # More than was approved (and the budget): refused beside the amount with the figure, nothing created.
     response = officer.post_form(f"/applications/{application.id}/award", {
         "amount": "400,000", "start_date": "2027-01-01", "end_date": "2027-12-31", "conditions": ""})
     assert response.status_code == 200
-    assert "over its budget of $300,000.00: only $300,000.00 remains" in _field_error(response, "amount")
+    assert "cannot be more than the $50,000.00 approved" in _field_error(response, "amount")
     assert db.session.scalar(sa.select(sa.func.count(Award.id))) == 0
     db.session.refresh(application)
     assert application.status == "approved"
@@ -220,6 +220,14 @@ def test_award_made_amended_paid_reported_and_closed_out(world, make_client):
     assert officer.post_form(f"/reports/{final.id}/review", {"decision": "accept", "comment": ""}).status_code == 302
     db.session.refresh(final)
     assert (final.status, final.referrals) == ("accepted", 47)
+
+    # The quarterly reports are still due, so close-out still waits; then they are accepted too.
+    response = officer.post_form(f"/awards/{award.id}/close-out", {})
+    assert "Every progress report must be accepted before closeout; still open: Jan 1–Mar 31, 2027 (due)" in _text(officer.get(response.headers["Location"]))
+    for report in award.reports:
+        if report.status == "due":
+            assert grantee.post_form(f"/reports/{report.id}", {**metrics, "narrative": "Quarter done."}).status_code == 302
+            assert officer.post_form(f"/reports/{report.id}/review", {"decision": "accept", "comment": ""}).status_code == 302
 
     # Close-out releases the unspent $20,000 as a closeout amendment; the program's remaining shows it.
     assert officer.post_form(f"/awards/{award.id}/close-out", {}).status_code == 302

@@ -185,6 +185,34 @@ def test_decision_is_audited_notified_and_shown_to_the_applicant_without_reviewe
     assert "Rita One" not in page and "r1@state.gov" not in page
 
 
+def test_a_second_reviewer_reads_the_proposal_but_not_the_decision_or_the_other_comments(world, make_client):
+    r1, r2, _ = world["reviewers"]
+    application = world["application"]
+    factories.review(officer=world["officer"], application=application, reviewer=r1, points=[10, 20, 30])
+    second = _assign(world, r2)
+    reviews.declare_conflict(actor=r2, assignment=second, conflicted=False, reason=None)
+    reviews.decide(actor=world["officer"], application_id=application.id, outcome="waitlisted", approved_cents=None,
+                   rationale="Waiting on the county's match letter")
+    db.session.commit()
+    page = make_client(r2).get(f"/applications/{application.id}").data.decode()
+    assert application.title in page
+    assert "Waiting on the county" not in page and "Comment on Criterion 1" not in page and "Reviewers' comments" not in page
+    applicant_page = make_client(world["member"]).get(f"/applications/{application.id}").data.decode()
+    assert "Waiting on the county" in applicant_page and "Comment on Criterion 1" in applicant_page
+
+
+def test_a_conflict_declaration_stays_on_record_and_the_reviewer_is_not_assigned_again(world, make_client):
+    r1 = world["reviewers"][0]
+    conflicted = factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=None, conflicted=True)
+    db.session.commit()
+    officer = make_client(world["officer"])
+    page = officer.post_form(f"/reviews/{conflicted.id}/remove", follow_redirects=True).data.decode()
+    assert "declared a conflict of interest" in page
+    officer.post_form(f"/programs/{world['program'].id}/reviews/auto-assign")
+    mine = db.session.scalars(sa.select(ReviewAssignment).where(ReviewAssignment.reviewer_id == r1.id)).all()
+    assert [(a.id, a.coi_status) for a in mine] == [(conflicted.id, "conflicted")]
+
+
 def test_approve_all_above_the_line_needs_confirmation(world, make_client):
     r1 = world["reviewers"][0]
     factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=[10, 20, 30])
