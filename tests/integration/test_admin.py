@@ -79,3 +79,13 @@ def test_outbox_send_now_delivers_and_a_failure_stays_queued(app, make_client, a
     db.session.refresh(message)
     assert message.sent_at is not None and message.last_error is None
     assert b"a@example.org" in browser.get("/admin/outbox/").data
+
+
+def test_admin_navigation_links_every_page_an_admin_may_open(make_client, admin):
+    browser = make_client(admin)
+    page = browser.get("/home").data.decode()
+    nav = re.search(r'<nav aria-label="Primary navigation".*?</nav>', page, re.S).group(0)
+    links = dict((label, href) for href, label in re.findall(r'href="([^"]+)"[^>]*>\s*<span>([^<]+)</span>', nav))
+    assert {"Awards", "Exports", "Users", "Audit log", "Outbox", "Programs", "Dashboard"} <= set(links)
+    for href in links.values():
+        assert browser.get(href).status_code == 200, href
