@@ -31,3 +31,17 @@ class AuditEvent(db.Model):
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
     actor: Mapped[User | None] = relationship()
+
+
+class AuditHead(db.Model):
+    """The newest event of the chain (one row, id 1), moved forward with every append.
+
+    The chain shows an edited, removed or reordered event by the events after it; the newest
+    events have none after them, so this row is what shows that they were deleted.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(sa.Integer)
+    hash: Mapped[str] = mapped_column(sa.String(64))

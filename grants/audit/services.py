@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import has_request_context, request
 
 from grants.accounts.models import User
-from grants.audit.models import AuditEvent
+from grants.audit.models import AuditEvent, AuditHead
 from grants.db import utcnow
 from grants.extensions import db
 
@@ -90,9 +90,12 @@ def record_event(
         entity_type = entity_type or entity.__tablename__
         entity_id = entity.id
     _lock_chain()
-    prev_hash = db.session.scalar(
-        sa.select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    )
+    head = db.session.scalars(
+        sa.select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
+    ).one_or_none()
+    # Without a head the chain starts again from genesis: were its record deleted to hide the
+    # removal of the newest events, the next event would not follow them and verification fails.
+    prev_hash = head.hash if head is not None else None
     event = AuditEvent(
         occurred_at=utcnow(),
         actor_id=actor.id if actor is not None else None,
@@ -106,6 +109,11 @@ def record_event(
     )
     event.hash = event_hash(event)
     db.session.add(event)
+    db.session.flush()
+    if head is None:
+        db.session.add(AuditHead(id=1, event_id=event.id, hash=event.hash))
+    else:
+        head.event_id, head.hash = event.id, event.hash
     db.session.flush()
     return event
 
@@ -146,8 +154,10 @@ def parse_anchor(text: str) -> tuple[int, str]:
 def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) -> ChainReport:
     """Walk the chain in id order; report the first event that was altered, removed or moved.
 
-    A chain alone cannot show that its newest events were deleted. ``anchor`` is a head recorded
-    earlier, outside the database: that event must still be in the chain with the same hash.
+    The newest events have no successor to show their removal; the AuditHead row, moved with
+    every append, does. Someone able to rewrite both could rebuild the whole chain with fresh
+    hashes, so ``anchor`` (a head recorded earlier, outside the database) must still be in the
+    chain with the same hash.
     """
     expected_prev = GENESIS_HASH
     count = 0
@@ -179,6 +189,12 @@ def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) 
             last_id = event.id
             head_hash = event.hash
         db.session.expunge_all()
+    head = db.session.get(AuditHead, 1)
+    if count and head is None:
+        return ChainReport(count, None, "the record of its newest event is missing (it was deleted)", last_id, head_hash)
+    if head is not None and (head.event_id, head.hash) != (last_id, head_hash):
+        return ChainReport(count, None, f"it ends at event {last_id or 'none'} but its newest event was {head.event_id} "
+                                        "(events were removed from its end)", last_id or None, head_hash)
     if not anchor_seen:
         return ChainReport(count, None, f"the anchor event {anchor[0]} is no longer in the chain "
                                         "(events were removed from its end)", last_id or None, head_hash)

@@ -49,34 +49,54 @@ def test_deleting_an_audit_row_is_detected(app):
     assert not report.intact and report.first_bad_id == events[2].id
 
 
-def test_removing_the_newest_events_is_caught_against_an_anchor_kept_outside(app):
+def test_removing_the_newest_events_is_detected(app):
+    events = _events()
+    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id.in_([events[-1].id, events[-2].id])))
+    db.session.commit()
+    result = _audit_verify(app)
+    assert result.exit_code == 1
+    assert f"it ends at event {events[-3].id} but its newest event was {events[-1].id}" in result.output
+
+
+def test_deleting_the_head_record_too_is_detected_and_the_next_event_does_not_hide_it(app):
+    from grants.audit.models import AuditHead
+
+    events = _events()
+    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id == events[-1].id))
+    db.session.execute(sa.delete(AuditHead))
+    db.session.commit()
+    assert "record of its newest event is missing" in _audit_verify(app).output
+    record_event(None, "test.after_tampering")  # the app carries on; the gap stays visible
+    db.session.commit()
+    report = verify_chain()
+    assert not report.intact and report.first_bad_id > events[-2].id
+
+
+def test_a_chain_rewritten_with_fresh_hashes_is_caught_by_an_anchor_kept_outside(app):
+    from grants.audit.models import AuditHead
+    from grants.audit.services import event_hash
+
     events = _events()
     earlier = _audit_verify(app)
     anchor = _printed_anchor(earlier)
     assert anchor == f"{events[-1].id}:{events[-1].hash}"
     assert _audit_verify(app, "--anchor", anchor).exit_code == 0
-    # Someone with database access deletes the two newest events: the chain alone still verifies.
-    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id.in_([events[-1].id, events[-2].id])))
-    db.session.commit()
-    assert _audit_verify(app).exit_code == 0
-    result = _audit_verify(app, "--anchor", anchor)
-    assert result.exit_code == 1
-    assert f"anchor event {events[-1].id} is no longer in the chain" in result.output
-
-
-def test_a_chain_rewritten_with_fresh_hashes_is_caught_by_the_anchor(app):
-    from grants.audit.services import event_hash
-
-    events = _events()
-    anchor = _printed_anchor(_audit_verify(app))
-    # Rewrite the newest event and recompute its hash so the chain is self-consistent again.
+    # Someone with full database access rewrites the newest event, its hash and the head record.
     newest = db.session.get(AuditEvent, events[-1].id)
     newest.action = "test.innocent"
     newest.hash = event_hash(newest)
+    db.session.get(AuditHead, 1).hash = newest.hash
     db.session.commit()
-    assert _audit_verify(app).exit_code == 0
+    assert _audit_verify(app).exit_code == 0  # self-consistent again
     result = _audit_verify(app, "--anchor", anchor)
     assert result.exit_code == 1 and f"event {newest.id}" in result.output and "differs from the anchor" in result.output
+    # Deleting events back to before the anchor (and moving the head) is caught by the anchor too.
+    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.id == newest.id))
+    head = db.session.get(AuditHead, 1)
+    head.event_id, head.hash = events[-2].id, events[-2].hash
+    db.session.commit()
+    assert _audit_verify(app).exit_code == 0
+    assert f"anchor event {events[-1].id} is no longer in the chain" in _audit_verify(app, "--anchor", anchor).output
 
 
 def test_a_malformed_anchor_is_a_clear_usage_error(app):
