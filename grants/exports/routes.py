@@ -31,7 +31,11 @@ def _send(build, filename: str):
     """Build the workbook in a temporary file, stream it, and remove the file afterwards."""
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
-    build(path)
+    try:
+        build(path)
+    except BaseException:
+        os.unlink(path)  # a failed build must not leave a partial workbook in the temp directory
+        raise
 
     @after_this_request
     def _cleanup(response):

@@ -3,12 +3,14 @@
 import io
 import shutil
 import subprocess
+import tempfile
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
+from grants.accounts.models import Organization
 from grants.awards import services as awards
 from grants.clock import agency_today
 from grants.awards.models import Award, Disbursement
@@ -184,3 +186,62 @@ def test_cli_exports_write_files_with_progress(ledger, app, tmp_path):
     assert result.exit_code == 0 and "3 grants" in result.output
     bad = runner.invoke(args=["grants", "export-ledger", str(tmp_path / "x.xlsx"), "--program", "nope"])
     assert bad.exit_code != 0 and "No program" in bad.output
+
+
+def test_control_characters_in_user_text_do_not_break_any_export(app, make_client):
+    """XML 1.0 forbids most control characters: they are taken out of the cell, and every export opens."""
+    officer = factories.make_user(email="po@state.gov", roles={"program_officer"})
+    finance = factories.make_user(email="fin@state.gov", roles={"finance"})
+    member = factories.make_user(email="lee@example.org")
+    program = factories.make_program(officer=officer, code="CTL", fiscal_year=2027, total_budget_cents=500_000_000)
+    db.session.commit()
+    # The organization comes through the real registration form, which accepts a vertical tab and an escape.
+    response = make_client(member).post_form("/organizations/new", {
+        "legal_name": "Lakeside\x0bCrisis Response", "ein": "12-3456789", "uei": "", "org_type": "nonprofit",
+        "county": "Lake\x1b", "address_line1": "9 Shore Rd", "address_line2": "", "city": "Waukegan", "state": "IL",
+        "postal_code": "60085", "contact_name": "Lee", "contact_email": "lee@example.org", "contact_phone": "",
+    })
+    assert response.status_code == 302
+    organization = db.session.scalar(sa.select(Organization).where(Organization.ein == "12-3456789"))
+    assert organization.legal_name == "Lakeside\x0bCrisis Response"
+    award = factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=3_000_000)
+    db.session.commit()
+    finance_browser = make_client(finance)
+    response = finance_browser.post_form(f"/awards/{award.id}/payments/record", {
+        "amount": "1,000", "paid_on": "2026-08-01", "payment_reference": "V\x1b1", "description": "=cmd\x1b|' /C calc'!A0\x0cnow"})
+    assert response.status_code == 302
+    assert db.session.scalar(sa.select(Disbursement.payment_reference)) == "V\x1b1"
+
+    ledger = _book(finance_browser.get("/exports/award-ledger.xlsx").data)
+    row = _rows(ledger["Awards"])[0]
+    assert (row["Recipient"], row["County"]) == ("Lakeside Crisis Response", "Lake")
+    payment = _rows(ledger["Disbursements"])[0]
+    assert payment["Payment reference"] == "V1"
+    description = next(c for r in ledger["Disbursements"].iter_rows(min_row=2) for c in r if c.column_letter == "H")
+    assert description.value == "=cmd|' /C calc'!A0 now" and description.data_type == "s"  # still text, never a formula
+    summary = [r for r in ledger["Summary"].iter_rows(values_only=True) if r[0] == "Lake"]
+    assert summary, "the county label is written without its control character"
+
+    giving = _book(finance_browser.get("/exports/360giving.xlsx").data)
+    assert _rows(giving["grants"])[0]["Recipient Org:Name"] == "Lakeside Crisis Response"
+
+    scores = _book(make_client(officer).get(f"/exports/programs/{program.id}/applications-and-scores.xlsx").data)
+    assert [r["Organization"] for r in _rows(scores["Applications"])] == ["Lakeside Crisis Response"]
+
+
+def test_a_failed_export_leaves_no_temporary_file(ledger, make_client, monkeypatch, tmp_path):
+    from grants.exports import services as export_services
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+
+    def broken(path, **_kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"half a workbook")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(export_services, "award_ledger_workbook", broken)
+    with pytest.raises(RuntimeError):
+        make_client(ledger["finance"]).get("/exports/award-ledger.xlsx")
+    assert list(spool.iterdir()) == []
