@@ -20,6 +20,7 @@ MONEY_FORMAT = '"$"#,##0.00;[Red]-"$"#,##0.00'
 DATE_FORMAT = "yyyy-mm-dd"
 NUMBER_FORMAT = "0.0"
 TEXT, MONEY, DATE, INTEGER, DECIMAL, FORMULA = "text", "money", "date", "integer", "decimal", "formula"
+VALUE = "value"  # a number stays a number, anything else is text (the About sheet's values)
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1A4480")  # USWDS primary-dark
@@ -72,7 +73,9 @@ class SheetWriter:
         for cell, column, value in zip(self._cells, self.columns, values):
             if value is None or value == "":
                 row.append(None)
-            elif column.kind == TEXT:
+            elif column.kind == VALUE and isinstance(value, (int, float)) and not isinstance(value, bool):
+                row.append(value)
+            elif column.kind in (TEXT, VALUE):
                 text = sheet_text(value)
                 if not text:
                     row.append(None)

@@ -139,7 +139,8 @@ def test_ledger_filters_by_program_and_status(ledger, make_client):
     book = _book(browser.get(f"/exports/award-ledger.xlsx?program={ledger['other'].slug}").data)
     assert [r["Recipient"] for r in _rows(book["Awards"])] == ["Plain Responders"]
     about = dict(book["About"].iter_rows(values_only=True))
-    assert about["Filter: Program"] == ledger["other"].name and about["Rows: Awards"] == "1"
+    assert about["Filter: Program"] == ledger["other"].name and about["Rows: Awards"] == 1
+    assert (about["Rows: Disbursements"], about["Rows: Amendments"]) == (2, 0)  # numbers, not text
     assert browser.get("/exports/award-ledger.xlsx?fiscal_year=abc").status_code == 400
 
 
