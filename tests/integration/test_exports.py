@@ -246,3 +246,13 @@ def test_a_failed_export_leaves_no_temporary_file(ledger, make_client, monkeypat
     with pytest.raises(RuntimeError):
         make_client(ledger["finance"]).get("/exports/award-ledger.xlsx")
     assert list(spool.iterdir()) == []
+
+
+@pytest.mark.parametrize("url", ["/exports/360giving.xlsx?program=nope", "/exports/award-ledger.xlsx?program=nope"])
+def test_an_unknown_program_is_an_error_on_the_exports_page_not_every_program(ledger, make_client, url):
+    response = make_client(ledger["finance"]).get(url)
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "There is no program with that name; choose one from the list." in page
+    assert page.count("usa-alert--error") == 1  # in the section of the download that failed
