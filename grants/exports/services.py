@@ -23,7 +23,7 @@ from grants.applications.models import APPLICATION_STATUSES, Application, Partne
 from grants.awards.models import AWARD_STATUSES, PAID, PENDING_PAYMENT, Amendment, Award, Disbursement
 from grants.clock import format_instant, to_local
 from grants.db import utcnow
-from grants.exports.sheets import DATE, DECIMAL, INTEGER, MONEY, MONEY_FORMAT, TEXT, VALUE, Column, SheetWriter, write_text
+from grants.exports.sheets import DATE, DECIMAL, INTEGER, MONEY, MONEY_FORMAT, TEXT, VALUE, Column, SheetWriter, sheet_text, write_text
 from grants.extensions import db
 from grants.programs.models import PARTNER_TYPES, Program
 from grants.reviews.models import SUBMITTED, ReviewAssignment, Score
@@ -249,25 +249,33 @@ def _summary_sheet(workbook, filters: LedgerFilters, award_rows: int) -> None:
         nonlocal row
         row += 1
 
-    def section(title, label, keys_column, values, criteria):
+    def section(title, label, keys_column, values, criteria=None):
+        """One row per value; without ``criteria``, cells equal to the label (exact match)."""
         heading(title, label)
         first = row + 1
+        key = f"Awards!${keys_column}$2:${keys_column}${last}"
         for value in values:
-            key = f"Awards!${keys_column}$2:${keys_column}${last}"
-            crit = criteria(f"$A{row + 1}")
-            put([value, f"=COUNTIFS({key},{crit})", f"=SUMIFS({amount},{key},{crit})", f"=SUMIFS({paid},{key},{crit})"], styles=(2, 3))
+            ref = f"$A{row + 1}"
+            if criteria is None and len(_escaped_criterion(value)) > CRITERION_LIMIT:
+                # Excel matches a criterion of at most 255 characters: compare the cells instead.
+                match = f"--({key}={ref})"
+                formulas = [f"=SUMPRODUCT({match})", f"=SUMPRODUCT({match},{amount})", f"=SUMPRODUCT({match},{paid})"]
+            else:
+                crit = criteria(ref) if criteria else _exact_criterion(ref)
+                formulas = [f"=COUNTIFS({key},{crit})", f"=SUMIFS({amount},{key},{crit})", f"=SUMIFS({paid},{key},{crit})"]
+            put([value, *formulas], styles=(2, 3))
         put([None])
         return first, row - 1
 
     put(["Award ledger summary. Every figure is a formula over the Awards sheet."])
     put([None])
     programs, years, counties = _summary_keys(filters)
-    section("By program", "exact match", _letter("Program"), programs, lambda ref: f'"="&{ref}')
+    section("By program", "exact match", _letter("Program"), programs)
     section("By fiscal year", "exact match", _letter("Fiscal year"), years, lambda ref: ref)
     type_first, type_last = section(
         "By partner type", "awards with a partner of this type", _letter("Partner types"),
         list(PARTNER_TYPES.values()), lambda ref: f'"*"&{ref}&"*"')
-    section("By county", "exact match", _letter("County"), counties, lambda ref: f'"="&{ref}')
+    section("By county", "exact match", _letter("County"), counties)
     put(["Total", f"=ROWS(Awards!$A$2:$A${last})" if award_rows else 0, f"=SUM({amount})", f"=SUM({paid})"], styles=(2, 3))
 
     chart = BarChart()
@@ -280,6 +288,20 @@ def _summary_sheet(workbook, filters: LedgerFilters, award_rows: int) -> None:
     chart.set_categories(Reference(sheet, min_col=1, min_row=type_first, max_row=type_last))
     chart.height, chart.width = 9, 18
     sheet.add_chart(chart, "F3")
+
+
+# COUNTIFS and SUMIFS read *, ? and ~ in a criterion as wildcards; ~ escapes them, so a program
+# named "Crisis* Teams" counts only its own awards, not "Crisis Response Teams" as well.
+CRITERION_LIMIT = 255
+
+
+def _exact_criterion(ref: str) -> str:
+    return f'"="&SUBSTITUTE(SUBSTITUTE(SUBSTITUTE({ref},"~","~~"),"*","~*"),"?","~?")'
+
+
+def _escaped_criterion(label) -> str:
+    text = sheet_text(label)
+    return "=" + text.replace("~", "~~").replace("*", "~*").replace("?", "~?")
 
 
 def _summary_keys(filters: LedgerFilters) -> tuple[list[str], list[int], list[str]]:

@@ -107,7 +107,8 @@ def test_summary_is_formulas_over_the_awards_sheet_with_a_chart(ledger, make_cli
     assert b"xl/charts/chart1.xml" in data
 
 
-def test_summary_totals_equal_the_database_when_a_spreadsheet_recalculates(ledger, make_client, tmp_path):
+def _recalculated_summary(workbook: bytes, tmp_path) -> list[list[str]]:
+    """The Summary sheet as LibreOffice computes it (skipped without LibreOffice, except in CI)."""
     soffice = shutil.which("soffice")
     if soffice is None:
         import os
@@ -116,7 +117,7 @@ def test_summary_totals_equal_the_database_when_a_spreadsheet_recalculates(ledge
             pytest.fail("LibreOffice (soffice) is required in CI to recalculate the Summary sheet")
         pytest.skip("LibreOffice not installed: apt-get install libreoffice-calc-nogui")
     path = tmp_path / "ledger.xlsx"
-    path.write_bytes(make_client(ledger["finance"]).get("/exports/award-ledger.xlsx").data)
+    path.write_bytes(workbook)
     sheet_index = 4  # Summary
     subprocess.run([soffice, "--headless", "--convert-to", f"csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,{sheet_index}",
                     "--outdir", str(tmp_path), str(path)], check=True, capture_output=True, timeout=180,
@@ -125,13 +126,46 @@ def test_summary_totals_equal_the_database_when_a_spreadsheet_recalculates(ledge
     assert csv_files, "LibreOffice wrote no CSV"
     import csv
 
-    rows = list(csv.reader(csv_files[0].open(encoding="utf-8")))
+    return list(csv.reader(csv_files[0].open(encoding="utf-8")))
+
+
+def _dollars(text: str) -> int:
+    return round(float(text.replace("$", "").replace(",", "")) * 100)
+
+
+def test_summary_totals_equal_the_database_when_a_spreadsheet_recalculates(ledger, make_client, tmp_path):
+    rows = _recalculated_summary(make_client(ledger["finance"]).get("/exports/award-ledger.xlsx").data, tmp_path)
     total = next(r for r in rows if r and r[0] == "Total")
-    dollars = lambda text: round(float(text.replace("$", "").replace(",", "")) * 100)  # noqa: E731
-    assert dollars(total[2]) == db.session.scalar(sa.select(sa.func.sum(Award.amount_cents)))
+    assert _dollars(total[2]) == db.session.scalar(sa.select(sa.func.sum(Award.amount_cents)))
     by_program = {r[0]: r for r in rows if r and r[0] in (ledger["program"].name, ledger["other"].name)}
     program_total = db.session.scalar(sa.select(sa.func.sum(Award.amount_cents)).where(Award.program_id == ledger["program"].id))
-    assert dollars(by_program[ledger["program"].name][2]) == program_total
+    assert _dollars(by_program[ledger["program"].name][2]) == program_total
+
+
+def test_summary_matches_names_with_wildcard_characters_exactly(app, make_client, tmp_path):
+    # Unescaped, "Crisis* Teams" would also count "Crisis Response Teams", "Lake?" would count
+    # "Lakes", and "North~South" would count nothing; the long name exceeds Excel's criterion limit.
+    officer = factories.make_user(email="po@state.gov", roles={"program_officer"})
+    finance = factories.make_user(email="fin@state.gov", roles={"finance"})
+    long_name = "Teams " + "*" * 130
+    cases = [("Crisis* Teams", "Lake?", 3_000_000), ("Crisis Response Teams", "Lakes", 4_000_000),
+             ("North~South", "Will~", 5_000_000), ("NorthSouth", "Will", 6_000_000), (long_name, "Cook*", 7_000_000),
+             ("Teams ?", "Cook", 8_000_000)]
+    for name, county, amount in cases:
+        program = factories.make_program(officer=officer, name=name, total_budget_cents=500_000_000)
+        member = factories.make_user()
+        organization = factories.make_organization(members=[member], county=county)
+        factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=amount)
+    db.session.commit()
+    data = make_client(finance).get("/exports/award-ledger.xlsx").data
+    formulas = [c.value for row in _book(data)["Summary"].iter_rows() for c in row if isinstance(c.value, str) and c.value.startswith("=")]
+    assert any('SUBSTITUTE(SUBSTITUTE(SUBSTITUTE($A' in f for f in formulas)
+    rows = _recalculated_summary(data, tmp_path)
+    programs = {r[0]: r for r in rows[:rows.index(next(r for r in rows if r and r[0].startswith("By fiscal year")))]}
+    counties = {r[0]: r for r in rows[rows.index(next(r for r in rows if r and r[0].startswith("By county"))):]}
+    for name, county, amount in cases:
+        assert (programs[name][1], _dollars(programs[name][2])) == ("1", amount), name
+        assert (counties[county][1], _dollars(counties[county][2])) == ("1", amount), county
 
 
 def test_ledger_filters_by_program_and_status(ledger, make_client):
