@@ -290,3 +290,55 @@ def test_an_unknown_program_is_an_error_on_the_exports_page_not_every_program(le
     page = response.get_data(as_text=True)
     assert "There is no program with that name; choose one from the list." in page
     assert page.count("usa-alert--error") == 1  # in the section of the download that failed
+
+
+def test_applications_and_scores_has_every_application_but_drafts(app, make_client):
+    from grants.applications import services as applications
+
+    officer = factories.make_user(email="po@state.gov", roles={"program_officer"})
+    reviewer = factories.make_user(email="rev@state.gov", roles={"reviewer"})
+    program = factories.make_program(officer=officer, code="ALL", criteria=2)
+
+    def application(name, *, submit=True):
+        member = factories.make_user()
+        organization = factories.make_organization(members=[member], legal_name=name)
+        made = factories.make_application(program=program, organization=organization, actor=member)
+        if submit:
+            applications.submit_application(actor=member, application_id=made.id, certified=True)
+        return made, member
+
+    ranked, _ = application("Ranked Responders")
+    applications.screen_application(actor=officer, application=ranked, eligible=True, reason=None)
+    factories.review(officer=officer, application=ranked, reviewer=reviewer, points=[10, 20])
+    application("Waiting Responders")  # submitted, not yet screened
+    ineligible, _ = application("Ineligible Responders")
+    applications.screen_application(actor=officer, application=ineligible, eligible=False, reason="No partner letters")
+    withdrawn, member = application("Withdrawn Responders")
+    applications.screen_application(actor=officer, application=withdrawn, eligible=True, reason=None)
+    factories.review(officer=officer, application=withdrawn, reviewer=reviewer, points=[5, 10])
+    applications.withdraw_application(actor=member, application=withdrawn, reason="Merged with a neighbour")
+    application("Draft Responders", submit=False)
+    db.session.commit()
+
+    book = _book(make_client(officer).get(f"/exports/programs/{program.id}/applications-and-scores.xlsx").data)
+    rows = {r["Organization"]: r for r in _rows(book["Applications"])}
+    # The ranking first, then the applications outside it by reference; never the draft.
+    assert list(rows)[0] == "Ranked Responders" and "Draft Responders" not in rows
+    others = [r["Reference"] for r in list(rows.values())[1:]]
+    assert others == sorted(others)
+    assert {name: r["Status"] for name, r in rows.items()} == {
+        "Ranked Responders": "Under review", "Waiting Responders": "Submitted", "Ineligible Responders": "Ineligible",
+        "Withdrawn Responders": "Withdrawn"}
+    assert (rows["Ranked Responders"]["Reviews submitted"], rows["Ranked Responders"]["Raw mean"]) == (1, 100)
+    for name in ("Waiting Responders", "Ineligible Responders"):
+        assert rows[name]["Reviews submitted"] == 0
+        assert (rows[name]["Raw mean"], rows[name]["Normalized mean"], rows[name]["Standard deviation"], rows[name]["Decision"]) == (None,) * 4
+        assert rows[name]["Partner types"] == "Public library, Transit system"
+    # Withdrawn after a review: its raw figures stay, the ranking's normalization does not apply.
+    assert (rows["Withdrawn Responders"]["Reviews submitted"], rows["Withdrawn Responders"]["Raw mean"]) == (1, 50)
+    assert rows["Withdrawn Responders"]["Normalized mean"] is None
+    averages = {r["Reference"]: r for r in _rows(book["Criterion averages"])}
+    assert set(averages) == {r["Reference"] for r in rows.values()}
+    about = dict(book["About"].iter_rows(values_only=True))
+    assert about["Rows: Applications"] == 4
+    assert "except drafts" in about["Applications included"]
