@@ -395,14 +395,19 @@ def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_refer
     disbursement.payment_reference = payment_reference.strip()
     record_event(actor, "payment.paid", award, {"disbursement": disbursement.id, "amount_cents": disbursement.amount_cents,
                                                 "paid_on": paid_on, "payment_reference": disbursement.payment_reference})
-    _notify_grantee(award, f"Payment made on award {award.award_number}",
-                    f"{format_money(disbursement.amount_cents)} was paid on {paid_on:%B %-d, %Y} (reference {disbursement.payment_reference}).")
+    _notify_paid(award, disbursement)
     db.session.flush()
     return disbursement
 
 
+def _notify_paid(award: Award, disbursement: Disbursement) -> None:
+    _notify_grantee(award, f"Payment made on award {award.award_number}",
+                    f"{format_money(disbursement.amount_cents)} was paid on {disbursement.paid_on:%B %-d, %Y} "
+                    f"(reference {disbursement.payment_reference}).")
+
+
 def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: date, payment_reference: str, description: str) -> Disbursement:
-    """Finance records a payment made outside a grantee request."""
+    """Finance records a payment made outside a grantee request; the grantee is told, as for any payment made."""
     award = lock_row(Award, award_id)
     if award.status != ACTIVE:
         raise DomainError(f"Payments can be made only on an active award; {award.award_number} is {award.status_label.lower()}.")
@@ -420,6 +425,8 @@ def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: da
     db.session.flush()
     record_event(actor, "payment.recorded", award, {"disbursement": disbursement.id, "amount_cents": amount_cents,
                                                     "paid_on": paid_on, "payment_reference": disbursement.payment_reference})
+    _notify_paid(award, disbursement)
+    db.session.flush()
     return disbursement
 
 

@@ -153,6 +153,17 @@ def test_payment_approved_and_paid_tell_the_grantee(world):
                     path=f"/awards/{award.id}", body_has=("$10,000.00 was paid", "reference V-77"))
 
 
+def test_a_payment_finance_records_by_hand_tells_the_grantee(world, make_client):
+    award = _award(world)
+    db.session.commit()
+    mark = last_id()
+    response = make_client(world["finance"]).post_form(f"/awards/{award.id}/payments/record", {
+        "amount": "2,500", "paid_on": "2026-08-03", "payment_reference": "CHK-1042"})
+    assert response.status_code == 302
+    assert_messages(messages_since(mark), to=GRANTEE, subject=f"Payment made on award {award.award_number}",
+                    path=f"/awards/{award.id}", body_has=("$2,500.00 was paid on August 3, 2026", "reference CHK-1042"))
+
+
 def test_report_reminders_due_soon_and_overdue_once_each(world):
     today = date(2027, 5, 1)
     award = _award(world, start_date=date(2027, 1, 1), end_date=date(2027, 12, 31))
