@@ -559,10 +559,14 @@ def review_report(*, actor: User, report_id: int, accept: bool, comment: str) ->
 
 
 def queue_report_reminders(today: date) -> int:
-    """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new."""
+    """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new.
+
+    Reports of awards still pending agreement are reminded too: their schedule runs from the start
+    of the period of performance, and the overdue page and dashboards already count them.
+    """
     reports = db.session.scalars(
         sa.select(ProgressReport).join(Award)
-        .where(ProgressReport.status.in_((DUE, REVISION_REQUESTED)), Award.status == ACTIVE,
+        .where(ProgressReport.status.in_((DUE, REVISION_REQUESTED)), Award.status.in_((PENDING_AGREEMENT, ACTIVE)),
                ProgressReport.due_on <= today + timedelta(days=REMINDER_DAYS))
         .options(sa.orm.joinedload(ProgressReport.award).joinedload(Award.application))
         .order_by(ProgressReport.due_on, ProgressReport.id)

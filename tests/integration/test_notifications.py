@@ -183,6 +183,23 @@ def test_report_reminders_due_soon_and_overdue_once_each(world):
                     body_has=("is due on July 30, 2027",))
 
 
+def test_reports_of_an_award_pending_agreement_are_reminded_as_the_overdue_page_lists_them(world, make_client, monkeypatch):
+    award = _award(world, active=False, start_date=date(2027, 1, 1), end_date=date(2027, 12, 31))
+    assert award.status == "pending_agreement"
+    first = award.reports[0]  # due April 30
+    db.session.commit()
+    mark = last_id()
+    assert awards.queue_report_reminders(date(2027, 5, 1)) == 3
+    assert_messages(messages_since(mark), to=GRANTEE,
+                    subject=f"Overdue: Quarterly report 1 for award {award.award_number}", path=f"/reports/{first.id}")
+    db.session.commit()
+    import grants.awards.routes as award_routes
+
+    monkeypatch.setattr(award_routes, "agency_today", lambda: date(2027, 5, 1))
+    page = make_client(world["officer"]).get(f"/programs/{world['program'].id}/reports").get_data(as_text=True)
+    assert award.award_number in page  # the same report, on the page officers chase overdue reports from
+
+
 def test_report_reminders_reach_addresses_of_any_legal_length_once(world):
     # Two addresses of 254 characters (the most an address may have) that share their first 200.
     domain = "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"
