@@ -137,6 +137,35 @@ def count_awards(filters: LedgerFilters) -> int:
     return db.session.scalar(filters.apply(stmt))
 
 
+def count_ledger_rows(filters: LedgerFilters) -> int:
+    """Rows the ledger's Awards, Disbursements and Amendments sheets will hold: the progress bar's length."""
+    total = count_awards(filters)
+    for model in (Disbursement, Amendment):
+        stmt = (sa.select(sa.func.count()).select_from(model).join(Award, Award.id == model.award_id)
+                .join(Program, Program.id == Award.program_id))
+        total += db.session.scalar(filters.apply(stmt))
+    return total
+
+
+class _ProgressEvery:
+    """Report rows written in steps of ``step`` (a bar redrawn per row slows a large export)."""
+
+    def __init__(self, progress: Progress | None, step: int = 1000):
+        self.progress, self.step, self.pending = progress, step, 0
+
+    def row(self) -> None:
+        if self.progress:
+            self.pending += 1
+            if self.pending == self.step:
+                self.progress(self.step)
+                self.pending = 0
+
+    def flush(self) -> None:
+        if self.progress and self.pending:
+            self.progress(self.pending)
+            self.pending = 0
+
+
 @dataclass
 class LedgerCounts:
     awards: int = 0
@@ -146,8 +175,13 @@ class LedgerCounts:
 
 
 def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, progress: Progress | None = None) -> LedgerCounts:
-    """Write the ledger (Awards, Disbursements, Amendments, Summary, About) to ``target``."""
+    """Write the ledger (Awards, Disbursements, Amendments, Summary, About) to ``target``.
+
+    ``progress`` is called with the number of rows written since its last call, over all three data
+    sheets (``count_ledger_rows`` is the total).
+    """
     workbook = Workbook(write_only=True)
+    ticker = _ProgressEvery(progress)
     counts = LedgerCounts(totals={"current": 0, "paid": 0, "pending": 0})
     zone_date = lambda instant: to_local(instant).date()  # noqa: E731 - the agency's calendar day
 
@@ -166,10 +200,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
         counts.totals["current"] += amount
         counts.totals["paid"] += paid
         counts.totals["pending"] += pending
-        if progress and counts.awards % 1000 == 0:
-            progress(1000)
-    if progress:
-        progress(counts.awards % 1000)
+        ticker.row()
     awards.finish()
 
     payments = SheetWriter(workbook, "Disbursements", [
@@ -189,6 +220,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
     for number, recipient, requested_on, status, amount, paid_on, reference, description in _stream(filters.apply(stmt)):
         payments.append((number, recipient, requested_on, status.capitalize(), amount, paid_on, reference, description))
         counts.disbursements += 1
+        ticker.row()
     payments.finish()
 
     amendments = SheetWriter(workbook, "Amendments", [
@@ -206,7 +238,9 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
     for number, amendment, created_at, delta, new_end, closeout, reason in _stream(filters.apply(stmt)):
         amendments.append((number, amendment, zone_date(created_at), delta, new_end, "Yes" if closeout else "No", reason))
         counts.amendments += 1
+        ticker.row()
     amendments.finish()
+    ticker.flush()
 
     _summary_sheet(workbook, filters, counts.awards)
     _about_sheet(workbook, "Award ledger", filters.describe(), generated_by, [

@@ -342,3 +342,14 @@ def test_applications_and_scores_has_every_application_but_drafts(app, make_clie
     about = dict(book["About"].iter_rows(values_only=True))
     assert about["Rows: Applications"] == 4
     assert "except drafts" in about["Applications included"]
+
+
+def test_ledger_progress_counts_every_row_written(ledger, tmp_path):
+    from grants.exports.services import LedgerFilters, award_ledger_workbook, count_ledger_rows
+
+    for filters in (LedgerFilters(), LedgerFilters(program=ledger["program"])):
+        steps = []
+        counts = award_ledger_workbook(tmp_path / "l.xlsx", filters=filters, generated_by="test", progress=steps.append)
+        assert counts.disbursements > counts.awards and counts.amendments == 1
+        # The bar ends when the last disbursement and amendment are written, not after the awards.
+        assert sum(steps) == counts.awards + counts.disbursements + counts.amendments == count_ledger_rows(filters)
