@@ -98,11 +98,11 @@ def _program_by_slug(slug: str | None):
 @click.option("--fiscal-year", type=int, default=None, help="Only this fiscal year.")
 def export_ledger(path: str, slug: str | None, fiscal_year: int | None):
     """Write the award ledger workbook to PATH (progress on standard error)."""
-    from grants.exports.services import LedgerFilters, award_ledger_workbook, count_awards
+    from grants.exports.services import LedgerFilters, award_ledger_workbook, count_ledger_rows
 
     filters = LedgerFilters(program=_program_by_slug(slug), fiscal_year=fiscal_year)
-    total = count_awards(filters)
-    with click.progressbar(length=total, label="Awards", file=sys.stderr) as bar:
+    total = count_ledger_rows(filters)  # awards, disbursements and amendments: the bar ends when the last is written
+    with click.progressbar(length=total, label="Rows", file=sys.stderr) as bar:
         counts = award_ledger_workbook(path, filters=filters, generated_by="flask grants export-ledger", progress=bar.update)
     click.echo(f"Wrote {path}: {counts.awards} awards, {counts.disbursements} disbursements, {counts.amendments} amendments.")
 

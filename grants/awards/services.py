@@ -395,14 +395,19 @@ def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_refer
     disbursement.payment_reference = payment_reference.strip()
     record_event(actor, "payment.paid", award, {"disbursement": disbursement.id, "amount_cents": disbursement.amount_cents,
                                                 "paid_on": paid_on, "payment_reference": disbursement.payment_reference})
-    _notify_grantee(award, f"Payment made on award {award.award_number}",
-                    f"{format_money(disbursement.amount_cents)} was paid on {paid_on:%B %-d, %Y} (reference {disbursement.payment_reference}).")
+    _notify_paid(award, disbursement)
     db.session.flush()
     return disbursement
 
 
+def _notify_paid(award: Award, disbursement: Disbursement) -> None:
+    _notify_grantee(award, f"Payment made on award {award.award_number}",
+                    f"{format_money(disbursement.amount_cents)} was paid on {disbursement.paid_on:%B %-d, %Y} "
+                    f"(reference {disbursement.payment_reference}).")
+
+
 def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: date, payment_reference: str, description: str) -> Disbursement:
-    """Finance records a payment made outside a grantee request."""
+    """Finance records a payment made outside a grantee request; the grantee is told, as for any payment made."""
     award = lock_row(Award, award_id)
     if award.status != ACTIVE:
         raise DomainError(f"Payments can be made only on an active award; {award.award_number} is {award.status_label.lower()}.")
@@ -420,6 +425,8 @@ def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: da
     db.session.flush()
     record_event(actor, "payment.recorded", award, {"disbursement": disbursement.id, "amount_cents": amount_cents,
                                                     "paid_on": paid_on, "payment_reference": disbursement.payment_reference})
+    _notify_paid(award, disbursement)
+    db.session.flush()
     return disbursement
 
 
@@ -552,10 +559,14 @@ def review_report(*, actor: User, report_id: int, accept: bool, comment: str) ->
 
 
 def queue_report_reminders(today: date) -> int:
-    """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new."""
+    """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new.
+
+    Reports of awards still pending agreement are reminded too: their schedule runs from the start
+    of the period of performance, and the overdue page and dashboards already count them.
+    """
     reports = db.session.scalars(
         sa.select(ProgressReport).join(Award)
-        .where(ProgressReport.status.in_((DUE, REVISION_REQUESTED)), Award.status == ACTIVE,
+        .where(ProgressReport.status.in_((DUE, REVISION_REQUESTED)), Award.status.in_((PENDING_AGREEMENT, ACTIVE)),
                ProgressReport.due_on <= today + timedelta(days=REMINDER_DAYS))
         .options(sa.orm.joinedload(ProgressReport.award).joinedload(Award.application))
         .order_by(ProgressReport.due_on, ProgressReport.id)

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from grants.accounts.models import ADMIN, FINANCE, PROGRAM_OFFICER
 from grants.exports import bp, services
-from grants.exports.forms import LedgerFilterForm
+from grants.exports.forms import GivingFilterForm, LedgerFilterForm
 from grants.extensions import db
 from grants.permissions import roles_required
 from grants.programs.models import Program
@@ -21,9 +21,23 @@ def _programs():
     return db.session.scalars(sa.select(Program).order_by(Program.fiscal_year.desc(), Program.name)).all()
 
 
-def _filter_form() -> LedgerFilterForm:
-    form = LedgerFilterForm(request.args)
-    form.program.choices = {"": "All programs", **{p.slug: f"{p.name} (FY{p.fiscal_year})" for p in _programs()}}
+def _program_choices(programs) -> dict[str, str]:
+    return {"": "All programs", **{p.slug: f"{p.name} (FY{p.fiscal_year})" for p in programs}}
+
+
+def _index(*, form=None, giving_form=None, status: int = 200):
+    """The exports page; a form that failed validation shows its errors in its own section."""
+    programs = _programs()
+    form = form or LedgerFilterForm(request.args)
+    giving_form = giving_form or GivingFilterForm(request.args)
+    form.program.choices = giving_form.program.choices = _program_choices(programs)
+    return render_template("exports/index.html", form=form, giving_form=giving_form, programs=programs), status
+
+
+def _validated(form_class):
+    form = form_class(request.args)
+    form.program.choices = _program_choices(_programs())
+    form.validate()
     return form
 
 
@@ -31,7 +45,11 @@ def _send(build, filename: str):
     """Build the workbook in a temporary file, stream it, and remove the file afterwards."""
     handle, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(handle)
-    build(path)
+    try:
+        build(path)
+    except BaseException:
+        os.unlink(path)  # a failed build must not leave a partial workbook in the temp directory
+        raise
 
     @after_this_request
     def _cleanup(response):
@@ -44,15 +62,15 @@ def _send(build, filename: str):
 @bp.route("/exports")
 @roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
 def index():
-    return render_template("exports/index.html", form=_filter_form(), programs=_programs())
+    return _index()
 
 
 @bp.route("/exports/award-ledger.xlsx")
 @roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
 def award_ledger():
-    form = _filter_form()
-    if not form.validate():
-        return render_template("exports/index.html", form=form, programs=_programs()), 400
+    form = _validated(LedgerFilterForm)
+    if form.errors:
+        return _index(form=form, status=400)
     program = db.session.scalar(sa.select(Program).where(Program.slug == form.program.data)) if form.program.data else None
     filters = services.LedgerFilters(program=program, fiscal_year=form.fiscal_year.data, status=form.status.data or None)
     filename = services.export_filename("award-ledger", program=program, fiscal_year=filters.fiscal_year)
@@ -70,7 +88,9 @@ def applications_scores(program_id: int):
 @bp.route("/exports/360giving.xlsx")
 @roles_required(FINANCE, PROGRAM_OFFICER, ADMIN)
 def giving360():
-    slug = request.args.get("program", "")
-    program = db.session.scalar(sa.select(Program).where(Program.slug == slug)) if slug else None
+    form = _validated(GivingFilterForm)
+    if form.errors:
+        return _index(giving_form=form, status=400)
+    program = db.session.scalar(sa.select(Program).where(Program.slug == form.program.data)) if form.program.data else None
     filename = services.export_filename("360giving", program=program)
     return _send(lambda path: services.giving360_workbook(path, program=program), filename)

@@ -6,6 +6,8 @@ grow; amounts come from integer cents; user text is always written as text.
 
 from __future__ import annotations
 
+import math
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,11 +21,11 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
 from grants.accounts.models import Organization
-from grants.applications.models import APPLICATION_STATUSES, Application, Partner
+from grants.applications.models import APPLICATION_STATUSES, DRAFT, Application, Partner
 from grants.awards.models import AWARD_STATUSES, PAID, PENDING_PAYMENT, Amendment, Award, Disbursement
 from grants.clock import format_instant, to_local
 from grants.db import utcnow
-from grants.exports.sheets import DATE, DECIMAL, INTEGER, MONEY, MONEY_FORMAT, TEXT, Column, SheetWriter, write_text
+from grants.exports.sheets import DATE, DECIMAL, INTEGER, MONEY, MONEY_FORMAT, TEXT, VALUE, Column, SheetWriter, sheet_text, write_text
 from grants.extensions import db
 from grants.programs.models import PARTNER_TYPES, Program
 from grants.reviews.models import SUBMITTED, ReviewAssignment, Score
@@ -135,6 +137,35 @@ def count_awards(filters: LedgerFilters) -> int:
     return db.session.scalar(filters.apply(stmt))
 
 
+def count_ledger_rows(filters: LedgerFilters) -> int:
+    """Rows the ledger's Awards, Disbursements and Amendments sheets will hold: the progress bar's length."""
+    total = count_awards(filters)
+    for model in (Disbursement, Amendment):
+        stmt = (sa.select(sa.func.count()).select_from(model).join(Award, Award.id == model.award_id)
+                .join(Program, Program.id == Award.program_id))
+        total += db.session.scalar(filters.apply(stmt))
+    return total
+
+
+class _ProgressEvery:
+    """Report rows written in steps of ``step`` (a bar redrawn per row slows a large export)."""
+
+    def __init__(self, progress: Progress | None, step: int = 1000):
+        self.progress, self.step, self.pending = progress, step, 0
+
+    def row(self) -> None:
+        if self.progress:
+            self.pending += 1
+            if self.pending == self.step:
+                self.progress(self.step)
+                self.pending = 0
+
+    def flush(self) -> None:
+        if self.progress and self.pending:
+            self.progress(self.pending)
+            self.pending = 0
+
+
 @dataclass
 class LedgerCounts:
     awards: int = 0
@@ -144,8 +175,13 @@ class LedgerCounts:
 
 
 def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, progress: Progress | None = None) -> LedgerCounts:
-    """Write the ledger (Awards, Disbursements, Amendments, Summary, About) to ``target``."""
+    """Write the ledger (Awards, Disbursements, Amendments, Summary, About) to ``target``.
+
+    ``progress`` is called with the number of rows written since its last call, over all three data
+    sheets (``count_ledger_rows`` is the total).
+    """
     workbook = Workbook(write_only=True)
+    ticker = _ProgressEvery(progress)
     counts = LedgerCounts(totals={"current": 0, "paid": 0, "pending": 0})
     zone_date = lambda instant: to_local(instant).date()  # noqa: E731 - the agency's calendar day
 
@@ -164,10 +200,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
         counts.totals["current"] += amount
         counts.totals["paid"] += paid
         counts.totals["pending"] += pending
-        if progress and counts.awards % 1000 == 0:
-            progress(1000)
-    if progress:
-        progress(counts.awards % 1000)
+        ticker.row()
     awards.finish()
 
     payments = SheetWriter(workbook, "Disbursements", [
@@ -187,6 +220,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
     for number, recipient, requested_on, status, amount, paid_on, reference, description in _stream(filters.apply(stmt)):
         payments.append((number, recipient, requested_on, status.capitalize(), amount, paid_on, reference, description))
         counts.disbursements += 1
+        ticker.row()
     payments.finish()
 
     amendments = SheetWriter(workbook, "Amendments", [
@@ -204,7 +238,9 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
     for number, amendment, created_at, delta, new_end, closeout, reason in _stream(filters.apply(stmt)):
         amendments.append((number, amendment, zone_date(created_at), delta, new_end, "Yes" if closeout else "No", reason))
         counts.amendments += 1
+        ticker.row()
     amendments.finish()
+    ticker.flush()
 
     _summary_sheet(workbook, filters, counts.awards)
     _about_sheet(workbook, "Award ledger", filters.describe(), generated_by, [
@@ -249,25 +285,33 @@ def _summary_sheet(workbook, filters: LedgerFilters, award_rows: int) -> None:
         nonlocal row
         row += 1
 
-    def section(title, label, keys_column, values, criteria):
+    def section(title, label, keys_column, values, criteria=None):
+        """One row per value; without ``criteria``, cells equal to the label (exact match)."""
         heading(title, label)
         first = row + 1
+        key = f"Awards!${keys_column}$2:${keys_column}${last}"
         for value in values:
-            key = f"Awards!${keys_column}$2:${keys_column}${last}"
-            crit = criteria(f"$A{row + 1}")
-            put([value, f"=COUNTIFS({key},{crit})", f"=SUMIFS({amount},{key},{crit})", f"=SUMIFS({paid},{key},{crit})"], styles=(2, 3))
+            ref = f"$A{row + 1}"
+            if criteria is None and len(_escaped_criterion(value)) > CRITERION_LIMIT:
+                # Excel matches a criterion of at most 255 characters: compare the cells instead.
+                match = f"--({key}={ref})"
+                formulas = [f"=SUMPRODUCT({match})", f"=SUMPRODUCT({match},{amount})", f"=SUMPRODUCT({match},{paid})"]
+            else:
+                crit = criteria(ref) if criteria else _exact_criterion(ref)
+                formulas = [f"=COUNTIFS({key},{crit})", f"=SUMIFS({amount},{key},{crit})", f"=SUMIFS({paid},{key},{crit})"]
+            put([value, *formulas], styles=(2, 3))
         put([None])
         return first, row - 1
 
     put(["Award ledger summary. Every figure is a formula over the Awards sheet."])
     put([None])
     programs, years, counties = _summary_keys(filters)
-    section("By program", "exact match", _letter("Program"), programs, lambda ref: f'"="&{ref}')
+    section("By program", "exact match", _letter("Program"), programs)
     section("By fiscal year", "exact match", _letter("Fiscal year"), years, lambda ref: ref)
     type_first, type_last = section(
         "By partner type", "awards with a partner of this type", _letter("Partner types"),
         list(PARTNER_TYPES.values()), lambda ref: f'"*"&{ref}&"*"')
-    section("By county", "exact match", _letter("County"), counties, lambda ref: f'"="&{ref}')
+    section("By county", "exact match", _letter("County"), counties)
     put(["Total", f"=ROWS(Awards!$A$2:$A${last})" if award_rows else 0, f"=SUM({amount})", f"=SUM({paid})"], styles=(2, 3))
 
     chart = BarChart()
@@ -280,6 +324,20 @@ def _summary_sheet(workbook, filters: LedgerFilters, award_rows: int) -> None:
     chart.set_categories(Reference(sheet, min_col=1, min_row=type_first, max_row=type_last))
     chart.height, chart.width = 9, 18
     sheet.add_chart(chart, "F3")
+
+
+# COUNTIFS and SUMIFS read *, ? and ~ in a criterion as wildcards; ~ escapes them, so a program
+# named "Crisis* Teams" counts only its own awards, not "Crisis Response Teams" as well.
+CRITERION_LIMIT = 255
+
+
+def _exact_criterion(ref: str) -> str:
+    return f'"="&SUBSTITUTE(SUBSTITUTE(SUBSTITUTE({ref},"~","~~"),"*","~*"),"?","~?")'
+
+
+def _escaped_criterion(label) -> str:
+    text = sheet_text(label)
+    return "=" + text.replace("~", "~~").replace("*", "~*").replace("?", "~?")
 
 
 def _summary_keys(filters: LedgerFilters) -> tuple[list[str], list[int], list[str]]:
@@ -296,28 +354,73 @@ def _summary_keys(filters: LedgerFilters) -> tuple[list[str], list[int], list[st
     return programs, years, counties
 
 
-def _about_sheet(workbook, title: str, filters: list[tuple[str, str]], generated_by: str, counts: list[tuple[str, int]]) -> None:
-    sheet = SheetWriter(workbook, "About", [Column("Item", TEXT, 24), Column("Value", TEXT, 50)], freeze=False)
+def _about_sheet(workbook, title: str, filters: list[tuple[str, str]], generated_by: str, counts: list[tuple[str, int]],
+                 notes: list[tuple[str, str]] = ()) -> None:
+    sheet = SheetWriter(workbook, "About", [Column("Item", TEXT, 24), Column("Value", VALUE, 50)], freeze=False)
     sheet.append(("Workbook", title))
     sheet.append(("Agency", current_app.config["AGENCY_NAME"]))
     for name, value in filters:
         sheet.append((f"Filter: {name}", value))
+    for name, value in notes:
+        sheet.append((name, value))
     sheet.append(("Generated at", format_instant(utcnow(), "%Y-%m-%d %H:%M:%S %Z")))
     sheet.append(("Generated by", generated_by))
     for name, count in counts:
-        sheet.append((f"Rows: {name}", str(count)))
+        sheet.append((f"Rows: {name}", count))  # a number, so it can be summed and compared
     sheet.append(("Application version", app_version()))
 
 
 # Applications and scores --------------------------------------------------------------------------
 
 
+def _unranked(program: Program) -> list:
+    """Submitted applications outside the ranking (not yet screened, ineligible, withdrawn), by reference.
+
+    Each carries the raw figures of any reviews submitted before it left review (a withdrawal);
+    normalization and flags belong to the ranking, so they stay empty.
+    """
+    from grants.reviews.services import RANKED_STATUSES, RankedApplication
+
+    x = ReviewAssignment.total_score
+    reviews = (
+        sa.select(ReviewAssignment.application_id, sa.func.count().label("n"), sa.func.avg(x).label("mean"),
+                  sa.func.avg(x * x).label("sq"))
+        .join(Application, Application.id == ReviewAssignment.application_id)
+        .where(Application.program_id == program.id, ReviewAssignment.status == SUBMITTED)
+        .group_by(ReviewAssignment.application_id).subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Application.id, Application.reference, Application.title, Organization.legal_name, Organization.county,
+                  Application.requested_cents, Application.status, reviews.c.n, reviews.c.mean, reviews.c.sq)
+        .join(Organization, Organization.id == Application.organization_id)
+        .outerjoin(reviews, reviews.c.application_id == Application.id)
+        .where(Application.program_id == program.id, Application.status.notin_((DRAFT, *RANKED_STATUSES)))
+        .order_by(Application.reference)
+    ).all()
+    partner_types = defaultdict(set)
+    if rows:
+        for application_id, partner_type in db.session.execute(
+            sa.select(Partner.application_id, Partner.partner_type).where(Partner.application_id.in_([row[0] for row in rows]))
+        ):
+            partner_types[application_id].add(partner_type)
+    unranked = []
+    for app_id, reference, title, organization, county, requested, status, n, mean, sq in rows:
+        mean = None if mean is None else float(mean)
+        stdev = None if mean is None else math.sqrt(max(float(sq) - mean * mean, 0.0))
+        unranked.append(RankedApplication(
+            app_id, reference, title, organization, county, requested, status, None, int(n or 0), mean, None,
+            None, stdev, None, None, 0, [], sorted(partner_types[app_id]),
+        ))
+    return unranked
+
+
 def applications_scores_workbook(target, *, program: Program, generated_by: str) -> int:
-    """One row per ranked application with its statistics, per-criterion averages, calibration."""
+    """One row per application of the program except drafts: the ranking first (best first), then
+    submitted applications outside it by reference; per-criterion averages; reviewer calibration."""
     from grants.reviews.services import calibration, ranking
 
     workbook = Workbook(write_only=True)
-    rows = ranking(program)
+    rows = ranking(program) + _unranked(program)
     sheet = SheetWriter(workbook, "Applications", [
         Column("Reference", TEXT, 16), Column("Organization", TEXT, 34), Column("County", TEXT, 14), Column("Title", TEXT, 40),
         Column("Partner types", TEXT, 28), Column("Requested", MONEY, 15), Column("Status", TEXT, 14),
@@ -359,7 +462,11 @@ def applications_scores_workbook(target, *, program: Program, generated_by: str)
     for c in per_reviewer + ([overall] if overall else []):
         calibration_sheet.append((c.name if c.reviewer_id else "Program (all reviewers)", c.reviews, _round(c.mean), _round(c.stdev)))
     calibration_sheet.finish()
-    _about_sheet(workbook, "Applications and scores", [("Program", program.name)], generated_by, [("Applications", len(rows))])
+    _about_sheet(workbook, "Applications and scores", [("Program", program.name)], generated_by, [("Applications", len(rows))], notes=[
+        ("Applications included", "Every application of the program except drafts, which are the applicant's private work until submitted."),
+        ("Scores", "Normalized means, flags and the reviewer calibration cover applications under review or decided; "
+                   "an application outside review shows the raw figures of any reviews submitted before it left."),
+    ])
     workbook.save(target)
     return len(rows)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -20,6 +20,7 @@ MONEY_FORMAT = '"$"#,##0.00;[Red]-"$"#,##0.00'
 DATE_FORMAT = "yyyy-mm-dd"
 NUMBER_FORMAT = "0.0"
 TEXT, MONEY, DATE, INTEGER, DECIMAL, FORMULA = "text", "money", "date", "integer", "decimal", "formula"
+VALUE = "value"  # a number stays a number, anything else is text (the About sheet's values)
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1A4480")  # USWDS primary-dark
@@ -72,9 +73,13 @@ class SheetWriter:
         for cell, column, value in zip(self._cells, self.columns, values):
             if value is None or value == "":
                 row.append(None)
-            elif column.kind == TEXT:
-                text = str(value)
-                if text[:1] == "=" or text in ERROR_CODES:  # openpyxl would write a formula or an error
+            elif column.kind == VALUE and isinstance(value, (int, float)) and not isinstance(value, bool):
+                row.append(value)
+            elif column.kind in (TEXT, VALUE):
+                text = sheet_text(value)
+                if not text:
+                    row.append(None)
+                elif text[:1] == "=" or text in ERROR_CODES:  # openpyxl would write a formula or an error
                     write_text(cell, text)
                     row.append(cell)
                 else:
@@ -101,9 +106,22 @@ class SheetWriter:
             self.sheet.auto_filter.ref = f"A1:{last}{self.rows + 1}"
 
 
+def sheet_text(value) -> str:
+    """``value`` as text a workbook can hold: control characters XML 1.0 forbids are taken out.
+
+    openpyxl refuses them (IllegalCharacterError), so one organization named with a vertical tab
+    would fail every export. A vertical tab or form feed becomes a space (they separate words);
+    the others (escape, NUL, ...) are dropped. Tab, newline and carriage return are legal and kept.
+    """
+    text = str(value)
+    if ILLEGAL_CHARACTERS_RE.search(text) is None:
+        return text
+    return ILLEGAL_CHARACTERS_RE.sub(lambda match: " " if match.group() in "\x0b\x0c" else "", text)
+
+
 def write_text(cell, value) -> None:
     """Put text in a cell as text, whatever it begins with (never as a formula)."""
-    cell.value = str(value)
+    cell.value = sheet_text(value)
     # openpyxl reads a leading "=" as a formula (and "#N/A" as an error): force a string cell.
     cell.data_type = "s"
 

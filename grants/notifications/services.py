@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import smtplib
 from email.message import EmailMessage
@@ -25,6 +26,22 @@ def external_url(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
+DEDUPE_KEY_LENGTH = OutboxMessage.__table__.c.dedupe_key.type.length
+
+
+def fitted_dedupe_key(key: str) -> str:
+    """``key`` itself when it fits the column, else its start and a SHA-256 of the whole key.
+
+    A key carries an e-mail address (up to 254 characters), and PostgreSQL refuses a value longer
+    than the column, which aborted the whole reminder run; short keys stay as they were, so
+    messages already queued under them are still recognised.
+    """
+    if len(key) <= DEDUPE_KEY_LENGTH:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return f"{key[:DEDUPE_KEY_LENGTH - len(digest) - 1]}#{digest}"
+
+
 def queue_message(
     *, to: str, subject: str, body: str, dedupe_key: str | None = None
 ) -> OutboxMessage | None:
@@ -33,6 +50,7 @@ def queue_message(
     With a ``dedupe_key`` already used, nothing is queued and None is returned.
     """
     if dedupe_key is not None:
+        dedupe_key = fitted_dedupe_key(dedupe_key)
         exists = db.session.scalar(
             sa.select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
         )

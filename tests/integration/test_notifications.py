@@ -12,6 +12,7 @@ import pytest
 from grants.clock import agency_today
 import sqlalchemy as sa
 
+from grants.accounts.models import Membership
 from grants.applications import services as applications
 from grants.awards import services as awards
 from grants.extensions import db
@@ -153,6 +154,17 @@ def test_payment_approved_and_paid_tell_the_grantee(world):
                     path=f"/awards/{award.id}", body_has=("$10,000.00 was paid", "reference V-77"))
 
 
+def test_a_payment_finance_records_by_hand_tells_the_grantee(world, make_client):
+    award = _award(world)
+    db.session.commit()
+    mark = last_id()
+    response = make_client(world["finance"]).post_form(f"/awards/{award.id}/payments/record", {
+        "amount": "2,500", "paid_on": "2026-08-03", "payment_reference": "CHK-1042"})
+    assert response.status_code == 302
+    assert_messages(messages_since(mark), to=GRANTEE, subject=f"Payment made on award {award.award_number}",
+                    path=f"/awards/{award.id}", body_has=("$2,500.00 was paid on August 3, 2026", "reference CHK-1042"))
+
+
 def test_report_reminders_due_soon_and_overdue_once_each(world):
     today = date(2027, 5, 1)
     award = _award(world, start_date=date(2027, 1, 1), end_date=date(2027, 12, 31))
@@ -169,6 +181,45 @@ def test_report_reminders_due_soon_and_overdue_once_each(world):
     assert_messages(soon, to=GRANTEE,
                     subject=f"Due July 30: Quarterly report 2 for award {award.award_number}", path=f"/reports/{second.id}",
                     body_has=("is due on July 30, 2027",))
+
+
+def test_reports_of_an_award_pending_agreement_are_reminded_as_the_overdue_page_lists_them(world, make_client, monkeypatch):
+    award = _award(world, active=False, start_date=date(2027, 1, 1), end_date=date(2027, 12, 31))
+    assert award.status == "pending_agreement"
+    first = award.reports[0]  # due April 30
+    db.session.commit()
+    mark = last_id()
+    assert awards.queue_report_reminders(date(2027, 5, 1)) == 3
+    assert_messages(messages_since(mark), to=GRANTEE,
+                    subject=f"Overdue: Quarterly report 1 for award {award.award_number}", path=f"/reports/{first.id}")
+    db.session.commit()
+    import grants.awards.routes as award_routes
+
+    monkeypatch.setattr(award_routes, "agency_today", lambda: date(2027, 5, 1))
+    page = make_client(world["officer"]).get(f"/programs/{world['program'].id}/reports").get_data(as_text=True)
+    assert award.award_number in page  # the same report, on the page officers chase overdue reports from
+
+
+def test_report_reminders_reach_addresses_of_any_legal_length_once(world):
+    # Two addresses of 254 characters (the most an address may have) that share their first 200.
+    domain = "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".org"
+    long_addresses = {"a" * 63 + "1@" + domain, "a" * 63 + "2@" + domain}
+    assert all(len(address) == 254 for address in long_addresses)
+    for address in sorted(long_addresses):
+        user = factories.make_user(email=address)
+        db.session.add(Membership(user=user, organization=world["organization"]))
+    award = _award(world, start_date=date(2027, 1, 1), end_date=date(2027, 12, 31))
+    db.session.commit()
+    mark = last_id()
+    assert awards.queue_report_reminders(date(2027, 5, 1)) == 5
+    db.session.commit()  # PostgreSQL checked the keys' length at the flush: nothing was refused
+    queued = messages_since(mark)
+    assert {m.to_address for m in queued} == GRANTEE | long_addresses
+    assert all(m.subject == f"Overdue: Quarterly report 1 for award {award.award_number}" for m in queued)
+    assert all(len(m.dedupe_key) <= 120 for m in queued) and len({m.dedupe_key for m in queued}) == 5
+    report = award.reports[0]
+    assert f"report:{report.id}:overdue:member@example.org" in {m.dedupe_key for m in queued}  # short keys as before
+    assert awards.queue_report_reminders(date(2027, 5, 1)) == 0  # still once per address and stage
 
 
 def test_revision_requested_tells_the_grantee_what_to_change(world):

@@ -657,3 +657,14 @@ def test_next_pointing_off_site_is_ignored(app, make_client, target):
     # Already signed in: the login page's own redirect ignores it too.
     again = browser.get("/login", query_string={"next": target})
     assert again.status_code == 302 and _stays_on_this_site(again.headers["Location"]), again.headers["Location"]
+
+
+def test_control_characters_typed_into_forms_do_not_break_any_workbook(app, make_client):
+    # XML 1.0 forbids them in a workbook: the vertical tab becomes a space, the escape is dropped.
+    books = _workbooks(_through_the_forms(make_client, "=Lakeside\x0bCrisis\x1b Response", criterion_name="Reach\x1b plan"))
+    for book, sheet, header in EXPECTED_CELLS:
+        cells = [cell for cell in _column(books[book][sheet], header) if cell.value == "=Lakeside Crisis Response"]
+        assert cells, f"{book} / {sheet} / {header}: the cleaned text not found"
+        assert all(cell.data_type == "s" for cell in cells), f"{book} / {sheet} / {header}: not a text cell"
+    header = [cell.value for cell in books["applications and scores"]["Criterion averages"][1]]
+    assert "Reach plan (of 10)" in header

@@ -37,3 +37,21 @@ def test_money_is_a_number_in_dollars_with_a_currency_format_and_dates_are_dates
     assert sheet["C2"].is_date and sheet["C2"].value.date() == date(2027, 3, 31)
     assert sheet["C3"].value is None
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:C3"
+
+
+def test_control_characters_that_xml_forbids_are_taken_out_and_tabs_and_newlines_kept():
+    forbidden = "".join(chr(code) for code in range(32) if chr(code) not in "\t\n\r")
+    workbook = Workbook(write_only=True)
+    sheet = SheetWriter(workbook, "Test", [Column("Crit\x1berion", TEXT), Column("Other", TEXT)])
+    sheet.append(("Lakeside\x0bCrisis\x0cResponse", "V\x1b1"))
+    sheet.append((f"={forbidden}1+1", forbidden))
+    sheet.append(("a\tb\nc", None))
+    sheet.finish()
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    result = load_workbook(io.BytesIO(buffer.getvalue()))["Test"]
+    assert result["A1"].value == "Criterion"
+    assert (result["A2"].value, result["B2"].value) == ("Lakeside Crisis Response", "V1")
+    assert result["A3"].value == "=  1+1" and result["A3"].data_type == "s"  # still text, never a formula
+    assert result["B3"].value == "  "  # only the vertical tab and form feed survive, as spaces
+    assert result["A4"].value == "a\tb\nc"
