@@ -97,7 +97,17 @@ def reviewers() -> list[User]:
 
 
 def assign_reviewer(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
-    """Assign one reviewer; refused for a non-reviewer, an affiliated reviewer or a duplicate."""
+    """Assign one reviewer; refused (DomainError) for a non-reviewer, an affiliated reviewer or a duplicate.
+
+    Locks the application first, so an officer assigning the same reviewer at the same moment waits
+    and then sees this assignment (a refusal), instead of failing on the unique constraint.
+    """
+    application = lock_row(Application, application.id)
+    return _assign_locked(actor=actor, application=application, reviewer=reviewer)
+
+
+def _assign_locked(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
+    """``assign_reviewer`` once the caller holds the application's row lock."""
     if application.status != UNDER_REVIEW:
         raise DomainError(f"{application.reference} is not under review; only eligible applications are assigned.")
     if not reviewer.has_role(REVIEWER) or not reviewer.active:
@@ -135,11 +145,21 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
 
     Spreads the load: each slot goes to the eligible reviewer with the fewest assignments in the
     program so far (ties by name). Skips affiliated reviewers and those already assigned.
+
+    Locks the applications under review in id order, then the program (the order of
+    ``approve_above_line``; a single assignment or decision also locks its application first), and
+    only then reads the existing assignments: a second auto-assign (a double click, another officer)
+    waits and finds the first one's work done. Raises DomainError when there are no reviewers.
     """
     result = AutoAssignResult()
     pool = reviewers()
     if not pool:
         raise DomainError("There are no active reviewers to assign.")
+    locked_ids = db.session.scalars(
+        sa.select(Application.id).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        .order_by(Application.id).with_for_update()
+    ).all()
+    program = lock_row(Program, program.id)
     load = dict.fromkeys((r.id for r in pool), 0)
     counts = db.session.execute(
         sa.select(ReviewAssignment.reviewer_id, sa.func.count())
@@ -154,9 +174,9 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     for user_id, name in db.session.execute(sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)):
         affiliations[user_id].add(_norm(name))
     applications = db.session.scalars(
-        sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        sa.select(Application).where(Application.id.in_(locked_ids), Application.status == UNDER_REVIEW)
         .options(sa.orm.selectinload(Application.partners), sa.orm.joinedload(Application.organization))
-        .order_by(Application.reference)
+        .order_by(Application.reference).execution_options(populate_existing=True)
     ).all()
     existing = defaultdict(set)
     for application_id, reviewer_id, status in db.session.execute(
@@ -176,7 +196,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
                 result.unfilled.append(application.reference)
                 break
             chosen = min(candidates, key=lambda rid: (load[rid], by_id[rid].name, rid))
-            assign_reviewer(actor=actor, application=application, reviewer=by_id[chosen])
+            _assign_locked(actor=actor, application=application, reviewer=by_id[chosen])
             taken.add(chosen)
             load[chosen] += 1
             active += 1

@@ -290,3 +290,40 @@ def test_approving_above_the_line_while_officers_decide_single_applications_neit
     assert all(count == 1 for _, count in decisions)
     approved = db.session.scalars(sa.select(Application.id).where(Application.id.in_(ids), Application.status == "approved")).all()
     assert {application_id for application_id, _ in decisions} == set(approved)
+
+
+def test_concurrent_assignments_neither_fail_nor_duplicate(world, app):
+    """Two officers auto-assigning at once (or a double click), and one assigning by hand meanwhile.
+
+    Without locks each saw no assignments and inserted the same (application, reviewer) pair: the
+    unique constraint failed with a 500 on PostgreSQL. The second must see the first's assignments.
+    """
+    officer, program, member = world["officer"], world["program"], world["member"]
+    r1, r2, _ = world["reviewers"]
+    for _ in range(5):
+        factories.make_eligible_application(program=program, organization=factories.make_organization(members=[member]),
+                                            actor=member, officer=officer)
+    db.session.commit()
+    officer_id, program_id, application_id, r1_id = officer.id, program.id, world["application"].id, r1.id
+
+    def auto():
+        reviews.auto_assign(actor=db.session.get(User, officer_id), program=db.session.get(Program, program_id))
+
+    def by_hand():
+        reviews.assign_reviewer(actor=db.session.get(User, officer_id), application=db.session.get(Application, application_id),
+                                reviewer=db.session.get(User, r1_id))
+
+    outcomes, errors = race(app, [auto, auto, by_hand, by_hand])
+    assert errors == []
+    assert len(outcomes) == 4 and "refused" in outcomes  # the auto-assigns succeed; at most one hand assignment does
+    db.session.expire_all()
+    pairs = db.session.execute(sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id)).all()
+    assert len(pairs) == len(set(pairs))
+    assert (application_id, r1_id) in pairs
+    per_application = {}
+    for assigned_to, _ in pairs:
+        per_application[assigned_to] = per_application.get(assigned_to, 0) + 1
+    # Every application filled to two reviewers and no further: the second auto-assign found the
+    # first's work done. (The hand assignment may add a third reviewer to its application.)
+    assert per_application.pop(application_id) in (2, 3)
+    assert sorted(per_application.values()) == [2] * 5
