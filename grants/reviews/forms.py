@@ -58,4 +58,4 @@ class DecisionForm(GrantsForm):
 class FundingLineForm(GrantsForm):
     order = SelectField("Rank by", choices={"raw": "Raw mean score", "normalized": "Normalized mean score"})
     reserve = BooleanField("Reserve at least one award for each eligible partner type")
-    confirm = BooleanField("I confirm: approve every application above the line at its requested amount")
+    confirm = BooleanField("I confirm: approve every funded application at its requested amount")

@@ -306,7 +306,7 @@ def approve_above_line(program_id: int):
     form = FundingLineForm()
     order = form.order.data if form.order.data in ("raw", "normalized") else "raw"
     if not form.validate_on_submit() or not form.confirm.data:
-        flash("Tick the confirmation box to approve every application above the line.", "error")
+        flash("Tick the confirmation box to approve every funded application.", "error")
         return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
     try:
         count = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data))

@@ -546,12 +546,16 @@ def calibration(program: Program) -> tuple[list[ReviewerCalibration], ReviewerCa
 # Funding line -----------------------------------------------------------------------------------
 
 
+FUNDED_BY_RANK, FUNDED_BY_RESERVE = "rank", "reserve"
+
+
 @dataclass
 class FundingRow:
     ranked: RankedApplication
     funded: bool
     reason: str
     cumulative_cents: int
+    funded_by: str | None = None  # FUNDED_BY_RESERVE or FUNDED_BY_RANK; None below the line
 
 
 @dataclass
@@ -559,11 +563,15 @@ class FundingLine:
     available_cents: int
     committed_cents: int
     rows: list[FundingRow]
-    line_after: int | None  # index of the last funded row in ranking order
+    above_line: int  # how many rows, from the top of the ranking, are above the line (all of them funded)
+
+    @property
+    def funded_rows(self) -> list[FundingRow]:
+        return [row for row in self.rows if row.funded]
 
     @property
     def funded_cents(self) -> int:
-        return sum(row.ranked.requested_cents for row in self.rows if row.funded)
+        return sum(row.ranked.requested_cents for row in self.funded_rows)
 
 
 def committed_cents(program: Program) -> int:
@@ -576,42 +584,47 @@ def committed_cents(program: Program) -> int:
 def funding_line(program: Program, *, order: str = "raw", reserve_partner_types: bool = False) -> FundingLine:
     """Walk the ranking and fund while the budget allows; change nothing.
 
-    With ``reserve_partner_types``, first reserve the best-ranked application for each eligible
-    partner type that has any, then fund the rest in order. The walk stops at the first
-    application that does not fit: that is where the line falls.
+    With ``reserve_partner_types``, first each eligible partner type not yet covered gets its
+    best-ranked application that fits the budget left (when the best of a type is too large, the
+    next of that type is tried): those rows are funded by reserve, wherever they rank. Then the rest
+    are funded in rank order until the first application that does not fit: the line falls there.
+    Every row above the line is funded (by rank or by reserve); below it, only reserved rows are.
     """
     committed = committed_cents(program)
     available = program.total_budget_cents - committed
     candidates = [r for r in ranking(program, order) if r.status in DECIDABLE and r.reviews > 0]
     remaining = available
-    funded: dict[int, str] = {}
+    reserved: dict[int, str] = {}  # application id -> the partner type it was reserved for
     if reserve_partner_types:
         for partner_type in program.eligible_partner_types:
-            if any(partner_type in r.partner_types for r in candidates if r.application_id in funded):
+            if any(partner_type in r.partner_types for r in candidates if r.application_id in reserved):
                 continue
-            for r in candidates:
-                if partner_type in r.partner_types and r.application_id not in funded:
-                    if r.requested_cents <= remaining:
-                        funded[r.application_id] = f"Reserved: best-ranked with a partner of type {PARTNER_TYPES[partner_type]}"
-                        remaining -= r.requested_cents
-                    break
-    stopped = False
-    for r in candidates:
-        if r.application_id in funded or stopped:
-            continue
-        if r.requested_cents <= remaining:
-            funded[r.application_id] = "Within budget in rank order"
-            remaining -= r.requested_cents
-        else:
-            stopped = True
-    rows, cumulative, line_after = [], committed, None
+            best = next((r for r in candidates if partner_type in r.partner_types and r.application_id not in reserved
+                         and r.requested_cents <= remaining), None)
+            if best is not None:
+                reserved[best.application_id] = partner_type
+                remaining -= best.requested_cents
+    above_line = len(candidates)
     for index, r in enumerate(candidates):
-        is_funded = r.application_id in funded
-        if is_funded:
+        if r.application_id in reserved:
+            continue
+        if r.requested_cents > remaining:
+            above_line = index
+            break
+        remaining -= r.requested_cents
+    rows, cumulative = [], committed
+    for index, r in enumerate(candidates):
+        if r.application_id in reserved:
+            funded_by = FUNDED_BY_RESERVE
+            reason = f"Reserved: best-ranked with a partner of type {PARTNER_TYPES[reserved[r.application_id]]} that fits the budget"
+        elif index < above_line:
+            funded_by, reason = FUNDED_BY_RANK, "Within budget in rank order"
+        else:
+            funded_by, reason = None, "Below the line"
+        if funded_by:
             cumulative += r.requested_cents
-            line_after = index
-        rows.append(FundingRow(r, is_funded, funded.get(r.application_id, "Below the line"), cumulative))
-    return FundingLine(available_cents=available, committed_cents=committed, rows=rows, line_after=line_after)
+        rows.append(FundingRow(r, funded_by is not None, reason, cumulative, funded_by))
+    return FundingLine(available_cents=available, committed_cents=committed, rows=rows, above_line=above_line)
 
 
 # Decisions --------------------------------------------------------------------------------------
@@ -663,20 +676,21 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
 
 
 def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool) -> int:
-    """Approve every application above the funding line at its requested amount; returns how many."""
+    """Approve every funded application of the funding line at its requested amount; returns how many."""
     line = funding_line(program, order=order, reserve_partner_types=reserve_partner_types)
     # Lock every funded application in id order before decide() locks the program: a single
     # decision locks its application and then the program, so taking the program first (or the
     # applications in rank order) could deadlock with an officer deciding one of them meanwhile.
-    funded_ids = sorted(row.ranked.application_id for row in line.rows if row.funded)
+    funded_ids = sorted(row.ranked.application_id for row in line.funded_rows)
     db.session.scalars(sa.select(Application.id).where(Application.id.in_(funded_ids)).order_by(Application.id).with_for_update()).all()
     count = 0
-    for row in line.rows:
-        if row.funded:
-            decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
-                   approved_cents=row.ranked.requested_cents, rationale=f"Above the funding line ({row.reason.lower()}).")
-            count += 1
-    record_event(actor, "program.approved_above_line", program, {"approved": count, "order": order, "reserve_partner_types": reserve_partner_types})
+    for row in line.funded_rows:
+        decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
+               approved_cents=row.ranked.requested_cents, rationale=f"Funding line ({row.reason[0].lower()}{row.reason[1:]}).")
+        count += 1
+    record_event(actor, "program.approved_above_line", program, {
+        "approved": count, "order": order, "reserve_partner_types": reserve_partner_types,
+    })
     return count
 
 
