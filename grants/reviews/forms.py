@@ -1,4 +1,4 @@
-from wtforms import BooleanField, IntegerField, RadioField, SelectField, SelectMultipleField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from grants.formtools import GrantsForm, MoneyField, strip_filter
@@ -59,3 +59,5 @@ class FundingLineForm(GrantsForm):
     order = SelectField("Rank by", choices={"raw": "Raw mean score", "normalized": "Normalized mean score"})
     reserve = BooleanField("Reserve at least one award for each eligible partner type")
     confirm = BooleanField("I confirm: approve every funded application at its requested amount")
+    # The digest of the previewed line (FundingLine.digest): a line that changed since approves nothing.
+    line = HiddenField()

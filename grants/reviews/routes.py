@@ -309,7 +309,8 @@ def approve_above_line(program_id: int):
         flash("Tick the confirmation box to approve every funded application.", "error")
         return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
     try:
-        count = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data))
+        count = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data),
+                                            previewed=form.line.data or "")
     except DomainError as error:
         db.session.rollback()
         flash(f"Nothing was approved: {error.message}", "error")

@@ -8,6 +8,7 @@ fewer than three submitted reviews in the program or no spread at all.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -573,6 +574,13 @@ class FundingLine:
     def funded_cents(self) -> int:
         return sum(row.ranked.requested_cents for row in self.funded_rows)
 
+    @property
+    def digest(self) -> str:
+        """What approving this line would approve (applications and amounts), as a short fingerprint:
+        the confirmation form carries it, so a line that changed after the preview approves nothing."""
+        funded = sorted((row.ranked.application_id, row.ranked.requested_cents) for row in self.funded_rows)
+        return hashlib.sha256(repr(funded).encode()).hexdigest()[:32]
+
 
 def committed_cents(program: Program) -> int:
     """Money already promised by the program: awards and approvals not yet awarded."""
@@ -675,9 +683,17 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     return decision
 
 
-def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool) -> int:
-    """Approve every funded application of the funding line at its requested amount; returns how many."""
+def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool, previewed: str) -> int:
+    """Approve every funded application of the funding line at its requested amount; returns how many.
+
+    ``previewed`` is the ``digest`` of the line the officer confirmed. When the line drawn now differs
+    (a review submitted, a decision or an award made meanwhile) nothing is approved: DomainError
+    (field ``line``), so the officer looks at the new line before confirming it.
+    """
     line = funding_line(program, order=order, reserve_partner_types=reserve_partner_types)
+    if line.digest != previewed:
+        raise DomainError("the funding line has changed since you previewed it (a review, decision or award came in "
+                          "meanwhile). Check the line as it stands now, below, and confirm again.", "line")
     # Lock every funded application in id order before decide() locks the program: a single
     # decision locks its application and then the program, so taking the program first (or the
     # applications in rank order) could deadlock with an officer deciding one of them meanwhile.
@@ -689,7 +705,7 @@ def approve_above_line(*, actor: User, program: Program, order: str, reserve_par
                approved_cents=row.ranked.requested_cents, rationale=f"Funding line ({row.reason[0].lower()}{row.reason[1:]}).")
         count += 1
     record_event(actor, "program.approved_above_line", program, {
-        "approved": count, "order": order, "reserve_partner_types": reserve_partner_types,
+        "approved": count, "order": order, "reserve_partner_types": reserve_partner_types, "line": line.digest,
     })
     return count
 

@@ -1,5 +1,6 @@
 """Reviewing through the web pages: the conflict gate, scoring, locking, ranking, decisions."""
 
+import re
 import time
 
 import pytest
@@ -220,13 +221,50 @@ def test_approve_all_above_the_line_needs_confirmation(world, make_client):
     officer = make_client(world["officer"])
     page = officer.get(f"/programs/{world['program'].id}/funding-line?reserve=y").data.decode()
     assert "Funding line" in page and world["application"].reference in page
-    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw"})
+    previewed = _previewed_line(page)
+    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw", "reserve": "y", "line": previewed})
     db.session.refresh(world["application"])
     assert world["application"].status == "under_review"
-    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw", "confirm": "y"})
+    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw", "reserve": "y", "line": previewed, "confirm": "y"})
     db.session.refresh(world["application"])
     assert world["application"].status == "approved"
     assert world["application"].approved_cents == world["application"].requested_cents
+
+
+def _previewed_line(page: str) -> str:
+    return re.search(r'<input type="hidden" name="line" value="([0-9a-f]+)">', page).group(1)
+
+
+def test_approving_a_line_that_changed_since_the_preview_approves_nothing_and_shows_the_new_line(world, make_client):
+    officer, program, application = world["officer"], world["program"], world["application"]
+    r1, r2, _ = world["reviewers"]
+    factories.review(officer=officer, application=application, reviewer=r1, points=[5, 10, 15])
+    later = factories.make_eligible_application(program=program, organization=application.organization, actor=world["member"], officer=officer)
+    pending = factories.review(officer=officer, application=later, reviewer=r2, points=None)
+    db.session.commit()
+    browser = make_client(officer)
+    preview = browser.get(f"/programs/{program.id}/funding-line").get_data(as_text=True)
+    assert "Approve 1 application(s)" in preview and later.reference not in preview
+
+    # Between the preview and the confirmation a review comes in: the later application, scored
+    # higher, now ranks first and is funded too.
+    criteria = program.criteria
+    reviews.save_review(actor=r2, assignment=pending, points={c.id: c.max_points for c in criteria}, comments={},
+                        overall_comment="", recommendation="fund")
+    reviews.submit_review(actor=r2, assignment_id=pending.id)
+    db.session.commit()
+    page = browser.post_form(f"/programs/{program.id}/funding-line/approve",
+                             {"order": "raw", "line": _previewed_line(preview), "confirm": "y"}, follow_redirects=True).get_data(as_text=True)
+    assert "Nothing was approved: the funding line has changed since you previewed it" in page
+    assert later.reference in page and "Approve 2 application(s)" in page  # the line as it stands now
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Decision)) == 0
+    db.session.refresh(application)
+    assert application.status == "under_review"
+
+    # Confirming the line now shown approves both.
+    browser.post_form(f"/programs/{program.id}/funding-line/approve", {"order": "raw", "line": _previewed_line(page), "confirm": "y"})
+    statuses = db.session.scalars(sa.select(Application.status).where(Application.id.in_([application.id, later.id]))).all()
+    assert statuses == ["approved", "approved"]
 
 
 def test_ranking_funding_line_and_assignment_query_counts_do_not_grow_with_the_round(world, make_client, app):
@@ -268,8 +306,9 @@ def test_approving_above_the_line_while_officers_decide_single_applications_neit
     officer_id, program_id = officer.id, program.id
 
     def above_line():
-        reviews.approve_above_line(actor=db.session.get(User, officer_id), program=db.session.get(Program, program_id),
-                                   order="raw", reserve_partner_types=False)
+        program = db.session.get(Program, program_id)
+        reviews.approve_above_line(actor=db.session.get(User, officer_id), program=program, order="raw", reserve_partner_types=False,
+                                   previewed=reviews.funding_line(program, order="raw").digest)
 
     def single(application_id):
         def attempt():
