@@ -40,6 +40,11 @@ class AssignForm(GrantsForm):
     reviewer_ids = SelectMultipleField("Reviewers", coerce=int, validators=[DataRequired("Choose at least one reviewer.")])
 
 
+class ReplaceForm(GrantsForm):
+    reviewer_id = SelectField("New reviewer", coerce=int, validators=[DataRequired("Choose the reviewer who takes over.")],
+                              description="Active reviewers not affiliated with the applicant or its partners and not yet assigned to this application.")
+
+
 class ReasonForm(GrantsForm):
     reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=2000)], filters=[strip_filter])
 

@@ -109,20 +109,30 @@ def assign_reviewer(*, actor: User, application: Application, reviewer: User) ->
 
 def _assign_locked(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
     """``assign_reviewer`` once the caller holds the application's row lock."""
+    _check_assignable(application, reviewer)
+    assignment = _create_assignment(actor=actor, application=application, reviewer=reviewer)
+    record_event(actor, "review.assigned", application, {"assignment": assignment.id, "reviewer": reviewer.email})
+    return assignment
+
+
+def _check_assignable(application: Application, reviewer: User, field: str | None = None) -> None:
     if application.status != UNDER_REVIEW:
         raise DomainError(f"{application.reference} is not under review; only eligible applications are assigned.")
     if not reviewer.has_role(REVIEWER) or not reviewer.active:
-        raise DomainError(f"{reviewer.name} is not an active reviewer.")
+        raise DomainError(f"{reviewer.name} is not an active reviewer.", field)
     if reviewer_is_affiliated(reviewer.id, application):
-        raise DomainError(f"{reviewer.name} is affiliated with the applicant or a partner of {application.reference}.")
+        raise DomainError(f"{reviewer.name} is affiliated with the applicant or a partner of {application.reference}.", field)
     exists = db.session.scalar(sa.select(ReviewAssignment.id).where(
         ReviewAssignment.application_id == application.id, ReviewAssignment.reviewer_id == reviewer.id))
     if exists:
-        raise DomainError(f"{reviewer.name} is already assigned to {application.reference}.")
+        raise DomainError(f"{reviewer.name} is already assigned to {application.reference}.", field)
+
+
+def _create_assignment(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
+    """Insert the assignment and tell the reviewer; the caller has checked it and audits it."""
     assignment = ReviewAssignment(application_id=application.id, reviewer_id=reviewer.id, assigned_by_id=actor.id)
     db.session.add(assignment)
     db.session.flush()
-    record_event(actor, "review.assigned", application, {"assignment": assignment.id, "reviewer": reviewer.email})
     program = application.program
     deadline = f" by {format_instant(program.review_deadline)}" if program.review_deadline else ""
     queue_message(
@@ -207,15 +217,69 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
 
 
 def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
+    """Delete an assignment with no submitted review (and its draft scores).
+
+    Raises DomainError for a submitted review, or for a conflict declaration, which stays on record.
+    """
+    _check_removable(assignment)
+    application = assignment.application
+    record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": assignment.reviewer.email})
+    db.session.delete(assignment)
+    db.session.flush()
+
+
+def _check_removable(assignment: ReviewAssignment) -> None:
     if assignment.status == SUBMITTED:
         raise DomainError("A submitted review cannot be removed; reopen it instead if it must change.")
     if assignment.coi_status == COI_CONFLICTED:
         raise DomainError(f"{assignment.reviewer.name} declared a conflict of interest with this application; the "
                           "declaration stays on record, so the assignment cannot be removed. Assign another reviewer instead.")
-    application = assignment.application
-    record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": assignment.reviewer.email})
-    db.session.delete(assignment)
-    db.session.flush()
+
+
+def replacement_reviewers(application: Application) -> list[User]:
+    """Active reviewers who could take over a review of ``application``: not affiliated with the
+    applicant or its partners and not assigned to it in any way (recused reviewers included)."""
+    assigned = set(db.session.scalars(sa.select(ReviewAssignment.reviewer_id).where(ReviewAssignment.application_id == application.id)))
+    names = {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+    affiliated = {user_id for user_id, name in db.session.execute(
+        sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)) if _norm(name) in names}
+    return [r for r in reviewers() if r.id not in assigned and r.id not in affiliated]
+
+
+def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> ReviewAssignment:
+    """Hand a review that has not been submitted to another reviewer, in one audited step.
+
+    The outgoing assignment is removed with any draft scores, except a conflict declaration, which
+    stays on record (the reviewer is recused): then the new reviewer is assigned beside it. The new
+    reviewer is told, as for any assignment. Locks the application, then reads the assignment again
+    (its reviewer may have just submitted). Raises DomainError for a submitted review or a reviewer
+    who may not take it (field ``reviewer_id``): not a reviewer, affiliated, or already assigned.
+    """
+    current = db.session.get(ReviewAssignment, assignment_id)
+    if current is None:
+        raise DomainError("This assignment no longer exists.")
+    application = lock_row(Application, current.application_id)
+    assignment = lock_row(ReviewAssignment, assignment_id)
+    if assignment is None:
+        raise DomainError("This assignment no longer exists.")
+    if assignment.status == SUBMITTED:
+        raise DomainError(f"{assignment.reviewer.name} has submitted this review, so it cannot be handed to someone else; "
+                          "reopen it instead if it must change.")
+    if reviewer.id == assignment.reviewer_id:
+        raise DomainError(f"{reviewer.name} already has this review; choose another reviewer.", "reviewer_id")
+    _check_assignable(application, reviewer, "reviewer_id")
+    outgoing, previous_status = assignment.reviewer, assignment.status
+    kept = assignment.coi_status == COI_CONFLICTED
+    if not kept:
+        db.session.delete(assignment)
+        db.session.flush()
+    replacement = _create_assignment(actor=actor, application=application, reviewer=reviewer)
+    record_event(actor, "review.replaced", application, {
+        "assignment": {"before": assignment_id, "after": replacement.id},
+        "reviewer": {"before": outgoing.email, "after": reviewer.email},
+        "previous_kept": kept, "previous_status": previous_status,
+    })
+    return replacement
 
 
 # The reviewer's side ------------------------------------------------------------------------------

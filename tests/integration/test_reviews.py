@@ -8,7 +8,9 @@ import sqlalchemy as sa
 
 from grants.accounts.models import User
 from grants.applications.models import Application
+from grants.audit.models import AuditEvent
 from grants.db import lock_row
+from grants.errors import DomainError
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from grants.programs.models import Program
@@ -212,6 +214,73 @@ def test_a_conflict_declaration_stays_on_record_and_the_reviewer_is_not_assigned
     officer.post_form(f"/programs/{world['program'].id}/reviews/auto-assign")
     mine = db.session.scalars(sa.select(ReviewAssignment).where(ReviewAssignment.reviewer_id == r1.id)).all()
     assert [(a.id, a.coi_status) for a in mine] == [(conflicted.id, "conflicted")]
+
+
+def test_officer_replaces_a_reviewer_who_has_not_submitted_and_assigns_another_beside_a_recused_one(world, make_client):
+    officer, program, application = world["officer"], world["program"], world["application"]
+    r1, r2, r3 = world["reviewers"]
+    r4 = factories.make_user(email="r4@state.gov", name="Rui Four", roles={"reviewer"})
+    reviews.set_affiliations(actor=r4, reviewer=r4, names=["Lakeside Responders"])
+    drafting = _assign(world, r1)
+    reviews.declare_conflict(actor=r1, assignment=drafting, conflicted=False, reason=None)
+    reviews.save_review(actor=r1, assignment=drafting, points={program.criteria[0].id: 3}, comments={}, overall_comment="", recommendation=None)
+    recused = factories.review(officer=officer, application=application, reviewer=r2, points=None, conflicted=True)
+    db.session.commit()
+    drafting_id = drafting.id  # the row goes away
+    browser = make_client(officer)
+
+    manage = browser.get(f"/programs/{program.id}/reviews").get_data(as_text=True)
+    assert f'href="/reviews/{drafting_id}/replace">Replace' in manage
+    assert f'href="/reviews/{recused.id}/replace">Assign another reviewer' in manage
+    assert f"/reviews/{recused.id}/remove" not in manage
+
+    # Only eligible reviewers are offered: not the one leaving, not the recused one, not the affiliated one.
+    page = browser.get(f"/reviews/{drafting_id}/replace").get_data(as_text=True)
+    assert "Replace Rita One on" in page and f'<option value="{r3.id}">Ros Three</option>' in page
+    assert all(f'value="{r.id}"' not in page for r in (r1, r2, r4))
+    forged = browser.post_form(f"/reviews/{drafting_id}/replace", {"reviewer_id": str(r4.id)})
+    assert forged.status_code == 200 and b"usa-error-message" in forged.data and b"Not a valid choice" in forged.data
+    assert browser.post_form(f"/reviews/{drafting_id}/replace", {}).status_code == 200
+
+    done = browser.post_form(f"/reviews/{drafting_id}/replace", {"reviewer_id": str(r3.id)}, follow_redirects=True).get_data(as_text=True)
+    assert "Ros Three now reviews" in done and "in place of Rita One" in done
+    rows = db.session.execute(sa.select(ReviewAssignment.reviewer_id, ReviewAssignment.status, ReviewAssignment.coi_status)
+                              .where(ReviewAssignment.application_id == application.id).order_by(ReviewAssignment.id)).all()
+    assert [tuple(row) for row in rows] == [(r2.id, "recused", "conflicted"), (r3.id, "assigned", "pending")]
+    assert db.session.get(ReviewAssignment, drafting_id) is None  # with its draft scores
+    assert make_client(r1).get(f"/reviews/{drafting_id}").status_code == 404
+    notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "r3@state.gov")).one()
+    assert application.reference in notice.subject
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "review.replaced")).one()
+    assert event.changes["reviewer"] == {"before": "r1@state.gov", "after": "r3@state.gov"}
+    assert event.changes["previous_kept"] is False and event.changes["previous_status"] == "in_progress"
+
+    # The recused reviewer's declaration stays on record; another reviewer is assigned beside it.
+    page = browser.get(f"/reviews/{recused.id}/replace").get_data(as_text=True)
+    assert "Assign another reviewer to" in page and "declaration stays on record" in page
+    assert f'value="{r1.id}"' in page and f'value="{r3.id}"' not in page
+    browser.post_form(f"/reviews/{recused.id}/replace", {"reviewer_id": str(r1.id)})
+    rows = db.session.execute(sa.select(ReviewAssignment.reviewer_id, ReviewAssignment.status)
+                              .where(ReviewAssignment.application_id == application.id).order_by(ReviewAssignment.id)).all()
+    assert [tuple(row) for row in rows] == [(r2.id, "recused"), (r3.id, "assigned"), (r1.id, "assigned")]
+    assert db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "review.replaced").order_by(AuditEvent.id)).all()[-1].changes["previous_kept"] is True
+
+
+def test_a_submitted_review_cannot_be_replaced(world, make_client):
+    officer, application = world["officer"], world["application"]
+    r1, _, r3 = world["reviewers"]
+    submitted = factories.review(officer=officer, application=application, reviewer=r1, points=[5, 10, 15])
+    db.session.commit()
+    browser = make_client(officer)
+    assert f"/reviews/{submitted.id}/replace" not in browser.get(f"/programs/{world['program'].id}/reviews").get_data(as_text=True)
+    page = browser.get(f"/reviews/{submitted.id}/replace", follow_redirects=True).get_data(as_text=True)
+    assert "Rita One has submitted this review; reopen it instead" in page
+    page = browser.post_form(f"/reviews/{submitted.id}/replace", {"reviewer_id": str(r3.id)}, follow_redirects=True).get_data(as_text=True)
+    assert "reopen it instead" in page
+    # The service refuses too (a reviewer who submits while the officer has the page open).
+    with pytest.raises(DomainError, match="cannot be handed to someone else"):
+        reviews.replace_assignment(actor=officer, assignment_id=submitted.id, reviewer=r3)
+    assert db.session.scalars(sa.select(ReviewAssignment.reviewer_id)).all() == [r1.id]
 
 
 def test_approve_all_above_the_line_needs_confirmation(world, make_client):
