@@ -18,7 +18,6 @@ from grants.reviews import services as reviews
 from grants.reviews.models import Decision, ReviewAssignment
 from tests import factories
 from tests.race import race
-from tests.querycount import page_query_count
 
 
 @pytest.fixture
@@ -334,27 +333,6 @@ def test_approving_a_line_that_changed_since_the_preview_approves_nothing_and_sh
     browser.post_form(f"/programs/{program.id}/funding-line/approve", {"order": "raw", "line": _previewed_line(page), "confirm": "y"})
     statuses = db.session.scalars(sa.select(Application.status).where(Application.id.in_([application.id, later.id]))).all()
     assert statuses == ["approved", "approved"]
-
-
-def test_ranking_funding_line_and_assignment_query_counts_do_not_grow_with_the_round(world, make_client, app):
-    officer, program, member = world["officer"], world["program"], world["member"]
-    r1, r2, _ = world["reviewers"]
-    browser = make_client(officer)
-
-    def add(n):
-        for i in range(n):
-            organization = factories.make_organization(members=[member])
-            application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer, partners=("library",))
-            for reviewer in (r1, r2):
-                factories.review(officer=officer, application=application, reviewer=reviewer, points=[i % 10, 5, 7])
-        db.session.commit()
-
-    pages = [f"/programs/{program.id}/ranking", f"/programs/{program.id}/funding-line", f"/programs/{program.id}/reviews"]
-    add(2)
-    small = [page_query_count(browser, url) for url in pages]
-    add(10)
-    large = [page_query_count(browser, url) for url in pages]
-    assert small == large
 
 
 def test_approving_above_the_line_while_officers_decide_single_applications_neither_deadlocks_nor_double_approves(world, app):
