@@ -199,7 +199,9 @@ def assign(program_id: int):
                 flash(message, "error")
         return redirect(url_for("reviews.manage", program_id=program.id))
     created, refused = 0, []
-    for application_id in form.application_ids.data:
+    # Applications in id order: each assignment locks its application, and auto-assign (or another
+    # officer assigning an overlapping set) takes the same locks in id order, so neither deadlocks.
+    for application_id in sorted(set(form.application_ids.data)):
         for reviewer_id in form.reviewer_ids.data:
             try:
                 with db.session.begin_nested():

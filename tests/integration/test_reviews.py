@@ -413,3 +413,33 @@ def test_concurrent_assignments_neither_fail_nor_duplicate(world, app):
     # first's work done. (The hand assignment may add a third reviewer to its application.)
     assert per_application.pop(application_id) in (2, 3)
     assert sorted(per_application.values()) == [2] * 5
+
+
+def test_officers_assigning_overlapping_applications_by_hand_at_once_do_not_deadlock(world, app, make_client):
+    """Each assignment locks its application; two officers choosing the same applications, listed in
+    opposite orders, would each hold one the other waits for (a deadlock, a 500 on PostgreSQL)."""
+    officer, program, member = world["officer"], world["program"], world["member"]
+    second_officer = factories.make_user(email="po2@state.gov", roles={"program_officer"})
+    ids = [world["application"].id]
+    for _ in range(5):
+        ids.append(factories.make_eligible_application(program=program, organization=factories.make_organization(members=[member]),
+                                                       actor=member, officer=officer).id)
+    db.session.commit()
+    reviewer_ids = [str(r.id) for r in world["reviewers"]]
+    expected = sorted((i, int(r)) for i in ids for r in reviewer_ids)
+    browsers = [make_client(officer), make_client(second_officer)]
+    url = f"/programs/{program.id}/reviews/assign"  # no test object is touched from the threads
+
+    def assign(browser, order):
+        def attempt():
+            response = browser.post_form(url,
+                                         {"application_ids": [str(i) for i in order], "reviewer_ids": reviewer_ids})
+            assert response.status_code == 302, response.status_code
+        return attempt
+
+    outcomes, errors = race(app, [assign(browsers[0], ids), assign(browsers[1], list(reversed(ids)))])
+    assert errors == [] and outcomes == ["ok", "ok"]
+    db.session.expire_all()
+    pairs = db.session.execute(sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id)).all()
+    assert sorted(pairs) == expected
+
