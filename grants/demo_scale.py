@@ -173,8 +173,8 @@ def _insert(model, rows: list[dict], *, ids: bool = False) -> list[int]:
         return []
     if ids:
         stmt = sa.insert(model).returning(model.id, sort_by_parameter_order=True)
-        return list(db.session.scalars(stmt, rows))
-    db.session.execute(sa.insert(model), rows)
+        return list(db.session.scalars(stmt, rows, execution_options={"render_nulls": True}))
+    db.session.execute(sa.insert(model), rows, execution_options={"render_nulls": True})
     return []
 
 

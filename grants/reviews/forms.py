@@ -1,4 +1,4 @@
-from wtforms import BooleanField, IntegerField, RadioField, SelectField, SelectMultipleField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from grants.formtools import GrantsForm, MoneyField, strip_filter
@@ -40,6 +40,11 @@ class AssignForm(GrantsForm):
     reviewer_ids = SelectMultipleField("Reviewers", coerce=int, validators=[DataRequired("Choose at least one reviewer.")])
 
 
+class ReplaceForm(GrantsForm):
+    reviewer_id = SelectField("New reviewer", coerce=int, validators=[DataRequired("Choose the reviewer who takes over.")],
+                              description="Active reviewers not affiliated with the applicant or its partners and not yet assigned to this application.")
+
+
 class ReasonForm(GrantsForm):
     reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=2000)], filters=[strip_filter])
 
@@ -58,4 +63,6 @@ class DecisionForm(GrantsForm):
 class FundingLineForm(GrantsForm):
     order = SelectField("Rank by", choices={"raw": "Raw mean score", "normalized": "Normalized mean score"})
     reserve = BooleanField("Reserve at least one award for each eligible partner type")
-    confirm = BooleanField("I confirm: approve every application above the line at its requested amount")
+    confirm = BooleanField("I confirm: approve every funded application at its requested amount")
+    # The digest of the previewed line (FundingLine.digest): a line that changed since approves nothing.
+    line = HiddenField()

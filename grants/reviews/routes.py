@@ -21,9 +21,11 @@ from grants.reviews.forms import (
     DecisionForm,
     FundingLineForm,
     ReasonForm,
+    ReplaceForm,
     review_form_class,
 )
 from grants.reviews.models import (
+    COI_CONFLICTED,
     COI_PENDING,
     RECUSED,
     SUBMITTED,
@@ -197,7 +199,9 @@ def assign(program_id: int):
                 flash(message, "error")
         return redirect(url_for("reviews.manage", program_id=program.id))
     created, refused = 0, []
-    for application_id in form.application_ids.data:
+    # Applications in id order: each assignment locks its application, and auto-assign (or another
+    # officer assigning an overlapping set) takes the same locks in id order, so neither deadlocks.
+    for application_id in sorted(set(form.application_ids.data)):
         for reviewer_id in form.reviewer_ids.data:
             try:
                 with db.session.begin_nested():
@@ -238,6 +242,32 @@ def unassign(assignment_id: int):
     else:
         flash("Assignment removed.", "success")
     return redirect(url_for("reviews.manage", program_id=program_id))
+
+
+@bp.route("/reviews/<int:assignment_id>/replace", methods=["GET", "POST"])
+@roles_required(PROGRAM_OFFICER)
+def replace(assignment_id: int):
+    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    application = assignment.application
+    if assignment.status == SUBMITTED:  # a stale page: say so rather than offer a form that must fail
+        flash(f"{assignment.reviewer.name} has submitted this review; reopen it instead if it must change.", "info")
+        return redirect(url_for("reviews.manage", program_id=application.program_id))
+    form = ReplaceForm()
+    form.reviewer_id.choices = [(r.id, r.name) for r in services.replacement_reviewers(application)]
+    conflicted = assignment.coi_status == COI_CONFLICTED
+    if form.validate_on_submit():
+        outgoing = assignment.reviewer.name
+        try:
+            replacement = services.replace_assignment(actor=current_user, assignment_id=assignment.id,
+                                                      reviewer=db.session.get(User, form.reviewer_id.data))
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            kept = " (the conflict declaration stays on record)" if conflicted else ""
+            flash(f"{replacement.reviewer.name} now reviews {application.reference} in place of {outgoing}{kept}; "
+                  f"{replacement.reviewer.name} has been told.", "success")
+            return redirect(url_for("reviews.manage", program_id=application.program_id))
+    return render_template("reviews/replace.html", assignment=assignment, application=application, form=form, conflicted=conflicted)
 
 
 @bp.route("/reviews/<int:assignment_id>/reopen", methods=["GET", "POST"])
@@ -306,10 +336,11 @@ def approve_above_line(program_id: int):
     form = FundingLineForm()
     order = form.order.data if form.order.data in ("raw", "normalized") else "raw"
     if not form.validate_on_submit() or not form.confirm.data:
-        flash("Tick the confirmation box to approve every application above the line.", "error")
+        flash("Tick the confirmation box to approve every funded application.", "error")
         return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
     try:
-        count = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data))
+        count = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data),
+                                            previewed=form.line.data or "")
     except DomainError as error:
         db.session.rollback()
         flash(f"Nothing was approved: {error.message}", "error")

@@ -8,6 +8,7 @@ fewer than three submitted reviews in the program or no spread at all.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -97,21 +98,41 @@ def reviewers() -> list[User]:
 
 
 def assign_reviewer(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
-    """Assign one reviewer; refused for a non-reviewer, an affiliated reviewer or a duplicate."""
+    """Assign one reviewer; refused (DomainError) for a non-reviewer, an affiliated reviewer or a duplicate.
+
+    Locks the application first, so an officer assigning the same reviewer at the same moment waits
+    and then sees this assignment (a refusal), instead of failing on the unique constraint.
+    """
+    application = lock_row(Application, application.id)
+    return _assign_locked(actor=actor, application=application, reviewer=reviewer)
+
+
+def _assign_locked(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
+    """``assign_reviewer`` once the caller holds the application's row lock."""
+    _check_assignable(application, reviewer)
+    assignment = _create_assignment(actor=actor, application=application, reviewer=reviewer)
+    record_event(actor, "review.assigned", application, {"assignment": assignment.id, "reviewer": reviewer.email})
+    return assignment
+
+
+def _check_assignable(application: Application, reviewer: User, field: str | None = None) -> None:
     if application.status != UNDER_REVIEW:
         raise DomainError(f"{application.reference} is not under review; only eligible applications are assigned.")
     if not reviewer.has_role(REVIEWER) or not reviewer.active:
-        raise DomainError(f"{reviewer.name} is not an active reviewer.")
+        raise DomainError(f"{reviewer.name} is not an active reviewer.", field)
     if reviewer_is_affiliated(reviewer.id, application):
-        raise DomainError(f"{reviewer.name} is affiliated with the applicant or a partner of {application.reference}.")
+        raise DomainError(f"{reviewer.name} is affiliated with the applicant or a partner of {application.reference}.", field)
     exists = db.session.scalar(sa.select(ReviewAssignment.id).where(
         ReviewAssignment.application_id == application.id, ReviewAssignment.reviewer_id == reviewer.id))
     if exists:
-        raise DomainError(f"{reviewer.name} is already assigned to {application.reference}.")
+        raise DomainError(f"{reviewer.name} is already assigned to {application.reference}.", field)
+
+
+def _create_assignment(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
+    """Insert the assignment and tell the reviewer; the caller has checked it and audits it."""
     assignment = ReviewAssignment(application_id=application.id, reviewer_id=reviewer.id, assigned_by_id=actor.id)
     db.session.add(assignment)
     db.session.flush()
-    record_event(actor, "review.assigned", application, {"assignment": assignment.id, "reviewer": reviewer.email})
     program = application.program
     deadline = f" by {format_instant(program.review_deadline)}" if program.review_deadline else ""
     queue_message(
@@ -135,11 +156,21 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
 
     Spreads the load: each slot goes to the eligible reviewer with the fewest assignments in the
     program so far (ties by name). Skips affiliated reviewers and those already assigned.
+
+    Locks the applications under review in id order, then the program (the order of
+    ``approve_above_line``; a single assignment or decision also locks its application first), and
+    only then reads the existing assignments: a second auto-assign (a double click, another officer)
+    waits and finds the first one's work done. Raises DomainError when there are no reviewers.
     """
     result = AutoAssignResult()
     pool = reviewers()
     if not pool:
         raise DomainError("There are no active reviewers to assign.")
+    locked_ids = db.session.scalars(
+        sa.select(Application.id).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        .order_by(Application.id).with_for_update()
+    ).all()
+    program = lock_row(Program, program.id)
     load = dict.fromkeys((r.id for r in pool), 0)
     counts = db.session.execute(
         sa.select(ReviewAssignment.reviewer_id, sa.func.count())
@@ -154,9 +185,9 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     for user_id, name in db.session.execute(sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)):
         affiliations[user_id].add(_norm(name))
     applications = db.session.scalars(
-        sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        sa.select(Application).where(Application.id.in_(locked_ids), Application.status == UNDER_REVIEW)
         .options(sa.orm.selectinload(Application.partners), sa.orm.joinedload(Application.organization))
-        .order_by(Application.reference)
+        .order_by(Application.reference).execution_options(populate_existing=True)
     ).all()
     existing = defaultdict(set)
     for application_id, reviewer_id, status in db.session.execute(
@@ -176,7 +207,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
                 result.unfilled.append(application.reference)
                 break
             chosen = min(candidates, key=lambda rid: (load[rid], by_id[rid].name, rid))
-            assign_reviewer(actor=actor, application=application, reviewer=by_id[chosen])
+            _assign_locked(actor=actor, application=application, reviewer=by_id[chosen])
             taken.add(chosen)
             load[chosen] += 1
             active += 1
@@ -186,15 +217,69 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
 
 
 def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
+    """Delete an assignment with no submitted review (and its draft scores).
+
+    Raises DomainError for a submitted review, or for a conflict declaration, which stays on record.
+    """
+    _check_removable(assignment)
+    application = assignment.application
+    record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": assignment.reviewer.email})
+    db.session.delete(assignment)
+    db.session.flush()
+
+
+def _check_removable(assignment: ReviewAssignment) -> None:
     if assignment.status == SUBMITTED:
         raise DomainError("A submitted review cannot be removed; reopen it instead if it must change.")
     if assignment.coi_status == COI_CONFLICTED:
         raise DomainError(f"{assignment.reviewer.name} declared a conflict of interest with this application; the "
                           "declaration stays on record, so the assignment cannot be removed. Assign another reviewer instead.")
-    application = assignment.application
-    record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": assignment.reviewer.email})
-    db.session.delete(assignment)
-    db.session.flush()
+
+
+def replacement_reviewers(application: Application) -> list[User]:
+    """Active reviewers who could take over a review of ``application``: not affiliated with the
+    applicant or its partners and not assigned to it in any way (recused reviewers included)."""
+    assigned = set(db.session.scalars(sa.select(ReviewAssignment.reviewer_id).where(ReviewAssignment.application_id == application.id)))
+    names = {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+    affiliated = {user_id for user_id, name in db.session.execute(
+        sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)) if _norm(name) in names}
+    return [r for r in reviewers() if r.id not in assigned and r.id not in affiliated]
+
+
+def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> ReviewAssignment:
+    """Hand a review that has not been submitted to another reviewer, in one audited step.
+
+    The outgoing assignment is removed with any draft scores, except a conflict declaration, which
+    stays on record (the reviewer is recused): then the new reviewer is assigned beside it. The new
+    reviewer is told, as for any assignment. Locks the application, then reads the assignment again
+    (its reviewer may have just submitted). Raises DomainError for a submitted review or a reviewer
+    who may not take it (field ``reviewer_id``): not a reviewer, affiliated, or already assigned.
+    """
+    current = db.session.get(ReviewAssignment, assignment_id)
+    if current is None:
+        raise DomainError("This assignment no longer exists.")
+    application = lock_row(Application, current.application_id)
+    assignment = lock_row(ReviewAssignment, assignment_id)
+    if assignment is None:
+        raise DomainError("This assignment no longer exists.")
+    if assignment.status == SUBMITTED:
+        raise DomainError(f"{assignment.reviewer.name} has submitted this review, so it cannot be handed to someone else; "
+                          "reopen it instead if it must change.")
+    if reviewer.id == assignment.reviewer_id:
+        raise DomainError(f"{reviewer.name} already has this review; choose another reviewer.", "reviewer_id")
+    _check_assignable(application, reviewer, "reviewer_id")
+    outgoing, previous_status = assignment.reviewer, assignment.status
+    kept = assignment.coi_status == COI_CONFLICTED
+    if not kept:
+        db.session.delete(assignment)
+        db.session.flush()
+    replacement = _create_assignment(actor=actor, application=application, reviewer=reviewer)
+    record_event(actor, "review.replaced", application, {
+        "assignment": {"before": assignment_id, "after": replacement.id},
+        "reviewer": {"before": outgoing.email, "after": reviewer.email},
+        "previous_kept": kept, "previous_status": previous_status,
+    })
+    return replacement
 
 
 # The reviewer's side ------------------------------------------------------------------------------
@@ -526,12 +611,16 @@ def calibration(program: Program) -> tuple[list[ReviewerCalibration], ReviewerCa
 # Funding line -----------------------------------------------------------------------------------
 
 
+FUNDED_BY_RANK, FUNDED_BY_RESERVE = "rank", "reserve"
+
+
 @dataclass
 class FundingRow:
     ranked: RankedApplication
     funded: bool
     reason: str
     cumulative_cents: int
+    funded_by: str | None = None  # FUNDED_BY_RESERVE or FUNDED_BY_RANK; None below the line
 
 
 @dataclass
@@ -539,11 +628,22 @@ class FundingLine:
     available_cents: int
     committed_cents: int
     rows: list[FundingRow]
-    line_after: int | None  # index of the last funded row in ranking order
+    above_line: int  # how many rows, from the top of the ranking, are above the line (all of them funded)
+
+    @property
+    def funded_rows(self) -> list[FundingRow]:
+        return [row for row in self.rows if row.funded]
 
     @property
     def funded_cents(self) -> int:
-        return sum(row.ranked.requested_cents for row in self.rows if row.funded)
+        return sum(row.ranked.requested_cents for row in self.funded_rows)
+
+    @property
+    def digest(self) -> str:
+        """What approving this line would approve (applications and amounts), as a short fingerprint:
+        the confirmation form carries it, so a line that changed after the preview approves nothing."""
+        funded = sorted((row.ranked.application_id, row.ranked.requested_cents) for row in self.funded_rows)
+        return hashlib.sha256(repr(funded).encode()).hexdigest()[:32]
 
 
 def committed_cents(program: Program) -> int:
@@ -556,42 +656,47 @@ def committed_cents(program: Program) -> int:
 def funding_line(program: Program, *, order: str = "raw", reserve_partner_types: bool = False) -> FundingLine:
     """Walk the ranking and fund while the budget allows; change nothing.
 
-    With ``reserve_partner_types``, first reserve the best-ranked application for each eligible
-    partner type that has any, then fund the rest in order. The walk stops at the first
-    application that does not fit: that is where the line falls.
+    With ``reserve_partner_types``, first each eligible partner type not yet covered gets its
+    best-ranked application that fits the budget left (when the best of a type is too large, the
+    next of that type is tried): those rows are funded by reserve, wherever they rank. Then the rest
+    are funded in rank order until the first application that does not fit: the line falls there.
+    Every row above the line is funded (by rank or by reserve); below it, only reserved rows are.
     """
     committed = committed_cents(program)
     available = program.total_budget_cents - committed
     candidates = [r for r in ranking(program, order) if r.status in DECIDABLE and r.reviews > 0]
     remaining = available
-    funded: dict[int, str] = {}
+    reserved: dict[int, str] = {}  # application id -> the partner type it was reserved for
     if reserve_partner_types:
         for partner_type in program.eligible_partner_types:
-            if any(partner_type in r.partner_types for r in candidates if r.application_id in funded):
+            if any(partner_type in r.partner_types for r in candidates if r.application_id in reserved):
                 continue
-            for r in candidates:
-                if partner_type in r.partner_types and r.application_id not in funded:
-                    if r.requested_cents <= remaining:
-                        funded[r.application_id] = f"Reserved: best-ranked with a partner of type {PARTNER_TYPES[partner_type]}"
-                        remaining -= r.requested_cents
-                    break
-    stopped = False
-    for r in candidates:
-        if r.application_id in funded or stopped:
-            continue
-        if r.requested_cents <= remaining:
-            funded[r.application_id] = "Within budget in rank order"
-            remaining -= r.requested_cents
-        else:
-            stopped = True
-    rows, cumulative, line_after = [], committed, None
+            best = next((r for r in candidates if partner_type in r.partner_types and r.application_id not in reserved
+                         and r.requested_cents <= remaining), None)
+            if best is not None:
+                reserved[best.application_id] = partner_type
+                remaining -= best.requested_cents
+    above_line = len(candidates)
     for index, r in enumerate(candidates):
-        is_funded = r.application_id in funded
-        if is_funded:
+        if r.application_id in reserved:
+            continue
+        if r.requested_cents > remaining:
+            above_line = index
+            break
+        remaining -= r.requested_cents
+    rows, cumulative = [], committed
+    for index, r in enumerate(candidates):
+        if r.application_id in reserved:
+            funded_by = FUNDED_BY_RESERVE
+            reason = f"Reserved: best-ranked with a partner of type {PARTNER_TYPES[reserved[r.application_id]]} that fits the budget"
+        elif index < above_line:
+            funded_by, reason = FUNDED_BY_RANK, "Within budget in rank order"
+        else:
+            funded_by, reason = None, "Below the line"
+        if funded_by:
             cumulative += r.requested_cents
-            line_after = index
-        rows.append(FundingRow(r, is_funded, funded.get(r.application_id, "Below the line"), cumulative))
-    return FundingLine(available_cents=available, committed_cents=committed, rows=rows, line_after=line_after)
+        rows.append(FundingRow(r, funded_by is not None, reason, cumulative, funded_by))
+    return FundingLine(available_cents=available, committed_cents=committed, rows=rows, above_line=above_line)
 
 
 # Decisions --------------------------------------------------------------------------------------
@@ -642,21 +747,30 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     return decision
 
 
-def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool) -> int:
-    """Approve every application above the funding line at its requested amount; returns how many."""
+def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool, previewed: str) -> int:
+    """Approve every funded application of the funding line at its requested amount; returns how many.
+
+    ``previewed`` is the ``digest`` of the line the officer confirmed. When the line drawn now differs
+    (a review submitted, a decision or an award made meanwhile) nothing is approved: DomainError
+    (field ``line``), so the officer looks at the new line before confirming it.
+    """
     line = funding_line(program, order=order, reserve_partner_types=reserve_partner_types)
+    if line.digest != previewed:
+        raise DomainError("the funding line has changed since you previewed it (a review, decision or award came in "
+                          "meanwhile). Check the line as it stands now, below, and confirm again.", "line")
     # Lock every funded application in id order before decide() locks the program: a single
     # decision locks its application and then the program, so taking the program first (or the
     # applications in rank order) could deadlock with an officer deciding one of them meanwhile.
-    funded_ids = sorted(row.ranked.application_id for row in line.rows if row.funded)
+    funded_ids = sorted(row.ranked.application_id for row in line.funded_rows)
     db.session.scalars(sa.select(Application.id).where(Application.id.in_(funded_ids)).order_by(Application.id).with_for_update()).all()
     count = 0
-    for row in line.rows:
-        if row.funded:
-            decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
-                   approved_cents=row.ranked.requested_cents, rationale=f"Above the funding line ({row.reason.lower()}).")
-            count += 1
-    record_event(actor, "program.approved_above_line", program, {"approved": count, "order": order, "reserve_partner_types": reserve_partner_types})
+    for row in line.funded_rows:
+        decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
+               approved_cents=row.ranked.requested_cents, rationale=f"Funding line ({row.reason[0].lower()}{row.reason[1:]}).")
+        count += 1
+    record_event(actor, "program.approved_above_line", program, {
+        "approved": count, "order": order, "reserve_partner_types": reserve_partner_types, "line": line.digest,
+    })
     return count
 
 

@@ -1,5 +1,5 @@
 """Dashboards and home pages: the figures agree with the award pages and the ledger, each role sees its
-numbers, the query count does not grow with the data, and only the right roles get in."""
+numbers, and only the right roles get in (query counts: test_query_counts.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from grants.extensions import db
 from grants.money import format_money, parse_money
 from grants.reviews import services as reviews
 from tests import factories
-from tests.querycount import page_query_count
 
 BUDGET = 100_000_000  # $1,000,000.00
 
@@ -419,50 +418,6 @@ def test_calibration_chart_on_the_review_page_keeps_the_table(world, make_client
     # Without submitted reviews there is no chart, only the (empty) table.
     bare = _text(make_client(officer).get(f"/programs/{world['other'].id}/reviews"))
     assert "calibration-chart" not in bare and "Standard deviation</th>" in bare
-
-
-# Query counts do not grow with the data ---------------------------------------------------------
-
-
-def _more_data(world, n: int) -> None:
-    """More of everything: programs, applications, reviews, awards, payments and reports."""
-    officer = world["officer"]
-    for i in range(n):
-        program = factories.make_program(officer=officer, fiscal_year=2027, total_budget_cents=BUDGET)
-        _set_review_deadline(world, program, utcnow() - timedelta(days=1))
-        for county in ("cook", "lake"):
-            award = _award(world, program=program, county=county, amount=3_000_000, start=today() - timedelta(days=120),
-                           end=today() + timedelta(days=40 + i))
-            awards.record_payment(actor=world["finance"], award_id=award.id, amount_cents=100_000, paid_on=today(),
-                                  payment_reference=f"V-{i}-{county}", description="More")
-            awards.request_payment(actor=world[f"{county}_member"], award_id=award.id, amount_cents=50_000, period_start=None,
-                                   period_end=None, description="More")
-        pending = factories.make_eligible_application(program=program, organization=world["cook"], actor=world["cook_member"], officer=officer)
-        factories.review(officer=officer, application=pending, reviewer=world["reviewer"], points=[5, 10, 15])
-        reviews.assign_reviewer(actor=officer, application=pending, reviewer=world["reviewer2"])
-        factories.make_application(program=program, organization=world["lake"], actor=world["lake_member"], complete=False)
-    db.session.commit()
-
-
-@pytest.mark.parametrize("who,url", [
-    ("officer", "/programs/{program}/dashboard"),
-    ("officer", "/dashboard/programs"),
-    ("finance", "/dashboard/finance"),
-    ("finance", "/home"),
-    ("officer", "/home"),
-    ("reviewer", "/home"),
-    ("cook_member", "/home"),
-])
-def test_query_count_does_not_grow_with_the_data(world, make_client, who, url):
-    _money_world(world)
-    _more_data(world, 1)
-    browser = make_client(world[who])
-    target = url.format(program=world["program"].id)
-    small = page_query_count(browser, target)
-    _more_data(world, 4)
-    large = page_query_count(browser, target)
-    assert large == small, (target, small, large)
-    assert small <= 25
 
 
 # Who may see what -------------------------------------------------------------------------------

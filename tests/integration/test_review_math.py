@@ -105,8 +105,8 @@ def test_calibration_per_reviewer_and_program(scored):
     assert overall.reviews == 7 and overall.mean == pytest.approx(P_MEAN) and overall.stdev == pytest.approx(P_SD)
 
 
-def test_funding_line_walks_the_ranking_and_can_reserve_partner_types(scored):
-    program, apps, _ = scored
+def test_funding_line_walks_the_ranking_and_can_reserve_partner_types(scored, make_client):
+    program, apps, (r1, r2, r3) = scored
     each = apps["A"].requested_cents
     for app in apps.values():
         assert app.requested_cents == each  # factories give equal requests
@@ -116,7 +116,42 @@ def test_funding_line_walks_the_ranking_and_can_reserve_partner_types(scored):
     funded = [row.ranked.reference for row in line.rows if row.funded]
     assert funded == [apps["A"].reference, apps["B"].reference]
     assert line.rows[1].cumulative_cents == each * 2
-    assert line.line_after == 1
+    assert line.above_line == 2
+    assert [row.funded_by for row in line.rows] == ["rank", "rank", None, None]
+
+    # Two faith-based applications rank last (40 each, E before F by reference): E asks for more
+    # than the budget, F for the floor. Every application so far has library and transit partners.
+    officer = factories.make_user(roles={"program_officer"})
+    member = factories.make_user()
+    for key, requested in (("E", each * 3), ("F", program.award_floor_cents)):
+        organization = factories.make_organization(members=[member], legal_name=f"Applicant {key}")
+        apps[key] = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
+                                                        partners=("faith_based",), requested_cents=requested)
+        factories.review(officer=officer, application=apps[key], reviewer=r3, points=POINTS[40])
+    db.session.commit()
+    assert reviews.funding_line(program).above_line == 2  # without the reserve, nothing changes
+
+    line = reviews.funding_line(program, reserve_partner_types=True)
+    rows = {row.ranked.reference: row for row in line.rows}
+    assert [row.ranked.reference for row in line.rows] == [apps[k].reference for k in "ABCDEF"]
+    # Library (and transit): A, the best-ranked of both, is reserved. Faith-based: E, its best, does
+    # not fit, so F, the next faith-based application, is reserved in its place. Then the walk in
+    # rank order funds nothing more: B no longer fits, and the line falls right below A.
+    assert [k for k in "ABCDEF" if rows[apps[k].reference].funded] == ["A", "F"]
+    assert line.above_line == 1
+    assert rows[apps["A"].reference].funded_by == "reserve" and "Public library" in rows[apps["A"].reference].reason
+    assert rows[apps["F"].reference].funded_by == "reserve" and "Faith-based organization" in rows[apps["F"].reference].reason
+    assert rows[apps["B"].reference].reason == "Below the line" and not rows[apps["E"].reference].funded
+    assert rows[apps["F"].reference].cumulative_cents == each + program.award_floor_cents == line.funded_cents
+
+    # On the page the line sits right below A: B to F come after it, F marked funded.
+    page = make_client(officer).get(f"/programs/{program.id}/funding-line?reserve=y").get_data(as_text=True)
+    above, below = page.split('id="funding-line"')
+    assert apps["A"].reference in above and all(apps[k].reference not in above for k in "BCDEF")
+    f_row = below.split(apps["F"].reference)[1].split("</tr>")[0]
+    assert "Funded</strong>: Reserved: best-ranked with a partner of type Faith-based organization" in f_row
+    assert "2 of 6 applications fit" in page
+
     # Nothing changed: the funding line is a preview.
     db.session.refresh(apps["A"])
     assert apps["A"].status == "under_review"

@@ -1,5 +1,6 @@
 """Reviewing through the web pages: the conflict gate, scoring, locking, ranking, decisions."""
 
+import re
 import time
 
 import pytest
@@ -7,7 +8,9 @@ import sqlalchemy as sa
 
 from grants.accounts.models import User
 from grants.applications.models import Application
+from grants.audit.models import AuditEvent
 from grants.db import lock_row
+from grants.errors import DomainError
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from grants.programs.models import Program
@@ -15,7 +18,6 @@ from grants.reviews import services as reviews
 from grants.reviews.models import Decision, ReviewAssignment
 from tests import factories
 from tests.race import race
-from tests.querycount import page_query_count
 
 
 @pytest.fixture
@@ -213,6 +215,73 @@ def test_a_conflict_declaration_stays_on_record_and_the_reviewer_is_not_assigned
     assert [(a.id, a.coi_status) for a in mine] == [(conflicted.id, "conflicted")]
 
 
+def test_officer_replaces_a_reviewer_who_has_not_submitted_and_assigns_another_beside_a_recused_one(world, make_client):
+    officer, program, application = world["officer"], world["program"], world["application"]
+    r1, r2, r3 = world["reviewers"]
+    r4 = factories.make_user(email="r4@state.gov", name="Rui Four", roles={"reviewer"})
+    reviews.set_affiliations(actor=r4, reviewer=r4, names=["Lakeside Responders"])
+    drafting = _assign(world, r1)
+    reviews.declare_conflict(actor=r1, assignment=drafting, conflicted=False, reason=None)
+    reviews.save_review(actor=r1, assignment=drafting, points={program.criteria[0].id: 3}, comments={}, overall_comment="", recommendation=None)
+    recused = factories.review(officer=officer, application=application, reviewer=r2, points=None, conflicted=True)
+    db.session.commit()
+    drafting_id = drafting.id  # the row goes away
+    browser = make_client(officer)
+
+    manage = browser.get(f"/programs/{program.id}/reviews").get_data(as_text=True)
+    assert f'href="/reviews/{drafting_id}/replace">Replace' in manage
+    assert f'href="/reviews/{recused.id}/replace">Assign another reviewer' in manage
+    assert f"/reviews/{recused.id}/remove" not in manage
+
+    # Only eligible reviewers are offered: not the one leaving, not the recused one, not the affiliated one.
+    page = browser.get(f"/reviews/{drafting_id}/replace").get_data(as_text=True)
+    assert "Replace Rita One on" in page and f'<option value="{r3.id}">Ros Three</option>' in page
+    assert all(f'value="{r.id}"' not in page for r in (r1, r2, r4))
+    forged = browser.post_form(f"/reviews/{drafting_id}/replace", {"reviewer_id": str(r4.id)})
+    assert forged.status_code == 200 and b"usa-error-message" in forged.data and b"Not a valid choice" in forged.data
+    assert browser.post_form(f"/reviews/{drafting_id}/replace", {}).status_code == 200
+
+    done = browser.post_form(f"/reviews/{drafting_id}/replace", {"reviewer_id": str(r3.id)}, follow_redirects=True).get_data(as_text=True)
+    assert "Ros Three now reviews" in done and "in place of Rita One" in done
+    rows = db.session.execute(sa.select(ReviewAssignment.reviewer_id, ReviewAssignment.status, ReviewAssignment.coi_status)
+                              .where(ReviewAssignment.application_id == application.id).order_by(ReviewAssignment.id)).all()
+    assert [tuple(row) for row in rows] == [(r2.id, "recused", "conflicted"), (r3.id, "assigned", "pending")]
+    assert db.session.get(ReviewAssignment, drafting_id) is None  # with its draft scores
+    assert make_client(r1).get(f"/reviews/{drafting_id}").status_code == 404
+    notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "r3@state.gov")).one()
+    assert application.reference in notice.subject
+    event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "review.replaced")).one()
+    assert event.changes["reviewer"] == {"before": "r1@state.gov", "after": "r3@state.gov"}
+    assert event.changes["previous_kept"] is False and event.changes["previous_status"] == "in_progress"
+
+    # The recused reviewer's declaration stays on record; another reviewer is assigned beside it.
+    page = browser.get(f"/reviews/{recused.id}/replace").get_data(as_text=True)
+    assert "Assign another reviewer to" in page and "declaration stays on record" in page
+    assert f'value="{r1.id}"' in page and f'value="{r3.id}"' not in page
+    browser.post_form(f"/reviews/{recused.id}/replace", {"reviewer_id": str(r1.id)})
+    rows = db.session.execute(sa.select(ReviewAssignment.reviewer_id, ReviewAssignment.status)
+                              .where(ReviewAssignment.application_id == application.id).order_by(ReviewAssignment.id)).all()
+    assert [tuple(row) for row in rows] == [(r2.id, "recused"), (r3.id, "assigned"), (r1.id, "assigned")]
+    assert db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "review.replaced").order_by(AuditEvent.id)).all()[-1].changes["previous_kept"] is True
+
+
+def test_a_submitted_review_cannot_be_replaced(world, make_client):
+    officer, application = world["officer"], world["application"]
+    r1, _, r3 = world["reviewers"]
+    submitted = factories.review(officer=officer, application=application, reviewer=r1, points=[5, 10, 15])
+    db.session.commit()
+    browser = make_client(officer)
+    assert f"/reviews/{submitted.id}/replace" not in browser.get(f"/programs/{world['program'].id}/reviews").get_data(as_text=True)
+    page = browser.get(f"/reviews/{submitted.id}/replace", follow_redirects=True).get_data(as_text=True)
+    assert "Rita One has submitted this review; reopen it instead" in page
+    page = browser.post_form(f"/reviews/{submitted.id}/replace", {"reviewer_id": str(r3.id)}, follow_redirects=True).get_data(as_text=True)
+    assert "reopen it instead" in page
+    # The service refuses too (a reviewer who submits while the officer has the page open).
+    with pytest.raises(DomainError, match="cannot be handed to someone else"):
+        reviews.replace_assignment(actor=officer, assignment_id=submitted.id, reviewer=r3)
+    assert db.session.scalars(sa.select(ReviewAssignment.reviewer_id)).all() == [r1.id]
+
+
 def test_approve_all_above_the_line_needs_confirmation(world, make_client):
     r1 = world["reviewers"][0]
     factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=[10, 20, 30])
@@ -220,34 +289,50 @@ def test_approve_all_above_the_line_needs_confirmation(world, make_client):
     officer = make_client(world["officer"])
     page = officer.get(f"/programs/{world['program'].id}/funding-line?reserve=y").data.decode()
     assert "Funding line" in page and world["application"].reference in page
-    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw"})
+    previewed = _previewed_line(page)
+    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw", "reserve": "y", "line": previewed})
     db.session.refresh(world["application"])
     assert world["application"].status == "under_review"
-    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw", "confirm": "y"})
+    officer.post_form(f"/programs/{world['program'].id}/funding-line/approve", {"order": "raw", "reserve": "y", "line": previewed, "confirm": "y"})
     db.session.refresh(world["application"])
     assert world["application"].status == "approved"
     assert world["application"].approved_cents == world["application"].requested_cents
 
 
-def test_ranking_funding_line_and_assignment_query_counts_do_not_grow_with_the_round(world, make_client, app):
-    officer, program, member = world["officer"], world["program"], world["member"]
+def _previewed_line(page: str) -> str:
+    return re.search(r'<input type="hidden" name="line" value="([0-9a-f]+)">', page).group(1)
+
+
+def test_approving_a_line_that_changed_since_the_preview_approves_nothing_and_shows_the_new_line(world, make_client):
+    officer, program, application = world["officer"], world["program"], world["application"]
     r1, r2, _ = world["reviewers"]
+    factories.review(officer=officer, application=application, reviewer=r1, points=[5, 10, 15])
+    later = factories.make_eligible_application(program=program, organization=application.organization, actor=world["member"], officer=officer)
+    pending = factories.review(officer=officer, application=later, reviewer=r2, points=None)
+    db.session.commit()
     browser = make_client(officer)
+    preview = browser.get(f"/programs/{program.id}/funding-line").get_data(as_text=True)
+    assert "Approve 1 application(s)" in preview and later.reference not in preview
 
-    def add(n):
-        for i in range(n):
-            organization = factories.make_organization(members=[member])
-            application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer, partners=("library",))
-            for reviewer in (r1, r2):
-                factories.review(officer=officer, application=application, reviewer=reviewer, points=[i % 10, 5, 7])
-        db.session.commit()
+    # Between the preview and the confirmation a review comes in: the later application, scored
+    # higher, now ranks first and is funded too.
+    criteria = program.criteria
+    reviews.save_review(actor=r2, assignment=pending, points={c.id: c.max_points for c in criteria}, comments={},
+                        overall_comment="", recommendation="fund")
+    reviews.submit_review(actor=r2, assignment_id=pending.id)
+    db.session.commit()
+    page = browser.post_form(f"/programs/{program.id}/funding-line/approve",
+                             {"order": "raw", "line": _previewed_line(preview), "confirm": "y"}, follow_redirects=True).get_data(as_text=True)
+    assert "Nothing was approved: the funding line has changed since you previewed it" in page
+    assert later.reference in page and "Approve 2 application(s)" in page  # the line as it stands now
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Decision)) == 0
+    db.session.refresh(application)
+    assert application.status == "under_review"
 
-    pages = [f"/programs/{program.id}/ranking", f"/programs/{program.id}/funding-line", f"/programs/{program.id}/reviews"]
-    add(2)
-    small = [page_query_count(browser, url) for url in pages]
-    add(10)
-    large = [page_query_count(browser, url) for url in pages]
-    assert small == large
+    # Confirming the line now shown approves both.
+    browser.post_form(f"/programs/{program.id}/funding-line/approve", {"order": "raw", "line": _previewed_line(page), "confirm": "y"})
+    statuses = db.session.scalars(sa.select(Application.status).where(Application.id.in_([application.id, later.id]))).all()
+    assert statuses == ["approved", "approved"]
 
 
 def test_approving_above_the_line_while_officers_decide_single_applications_neither_deadlocks_nor_double_approves(world, app):
@@ -268,8 +353,9 @@ def test_approving_above_the_line_while_officers_decide_single_applications_neit
     officer_id, program_id = officer.id, program.id
 
     def above_line():
-        reviews.approve_above_line(actor=db.session.get(User, officer_id), program=db.session.get(Program, program_id),
-                                   order="raw", reserve_partner_types=False)
+        program = db.session.get(Program, program_id)
+        reviews.approve_above_line(actor=db.session.get(User, officer_id), program=program, order="raw", reserve_partner_types=False,
+                                   previewed=reviews.funding_line(program, order="raw").digest)
 
     def single(application_id):
         def attempt():
@@ -290,3 +376,70 @@ def test_approving_above_the_line_while_officers_decide_single_applications_neit
     assert all(count == 1 for _, count in decisions)
     approved = db.session.scalars(sa.select(Application.id).where(Application.id.in_(ids), Application.status == "approved")).all()
     assert {application_id for application_id, _ in decisions} == set(approved)
+
+
+def test_concurrent_assignments_neither_fail_nor_duplicate(world, app):
+    """Two officers auto-assigning at once (or a double click), and one assigning by hand meanwhile.
+
+    Without locks each saw no assignments and inserted the same (application, reviewer) pair: the
+    unique constraint failed with a 500 on PostgreSQL. The second must see the first's assignments.
+    """
+    officer, program, member = world["officer"], world["program"], world["member"]
+    r1, r2, _ = world["reviewers"]
+    for _ in range(5):
+        factories.make_eligible_application(program=program, organization=factories.make_organization(members=[member]),
+                                            actor=member, officer=officer)
+    db.session.commit()
+    officer_id, program_id, application_id, r1_id = officer.id, program.id, world["application"].id, r1.id
+
+    def auto():
+        reviews.auto_assign(actor=db.session.get(User, officer_id), program=db.session.get(Program, program_id))
+
+    def by_hand():
+        reviews.assign_reviewer(actor=db.session.get(User, officer_id), application=db.session.get(Application, application_id),
+                                reviewer=db.session.get(User, r1_id))
+
+    outcomes, errors = race(app, [auto, auto, by_hand, by_hand])
+    assert errors == []
+    assert len(outcomes) == 4 and "refused" in outcomes  # the auto-assigns succeed; at most one hand assignment does
+    db.session.expire_all()
+    pairs = db.session.execute(sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id)).all()
+    assert len(pairs) == len(set(pairs))
+    assert (application_id, r1_id) in pairs
+    per_application = {}
+    for assigned_to, _ in pairs:
+        per_application[assigned_to] = per_application.get(assigned_to, 0) + 1
+    # Every application filled to two reviewers and no further: the second auto-assign found the
+    # first's work done. (The hand assignment may add a third reviewer to its application.)
+    assert per_application.pop(application_id) in (2, 3)
+    assert sorted(per_application.values()) == [2] * 5
+
+
+def test_officers_assigning_overlapping_applications_by_hand_at_once_do_not_deadlock(world, app, make_client):
+    """Each assignment locks its application; two officers choosing the same applications, listed in
+    opposite orders, would each hold one the other waits for (a deadlock, a 500 on PostgreSQL)."""
+    officer, program, member = world["officer"], world["program"], world["member"]
+    second_officer = factories.make_user(email="po2@state.gov", roles={"program_officer"})
+    ids = [world["application"].id]
+    for _ in range(5):
+        ids.append(factories.make_eligible_application(program=program, organization=factories.make_organization(members=[member]),
+                                                       actor=member, officer=officer).id)
+    db.session.commit()
+    reviewer_ids = [str(r.id) for r in world["reviewers"]]
+    expected = sorted((i, int(r)) for i in ids for r in reviewer_ids)
+    browsers = [make_client(officer), make_client(second_officer)]
+    url = f"/programs/{program.id}/reviews/assign"  # no test object is touched from the threads
+
+    def assign(browser, order):
+        def attempt():
+            response = browser.post_form(url,
+                                         {"application_ids": [str(i) for i in order], "reviewer_ids": reviewer_ids})
+            assert response.status_code == 302, response.status_code
+        return attempt
+
+    outcomes, errors = race(app, [assign(browsers[0], ids), assign(browsers[1], list(reversed(ids)))])
+    assert errors == [] and outcomes == ["ok", "ok"]
+    db.session.expire_all()
+    pairs = db.session.execute(sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id)).all()
+    assert sorted(pairs) == expected
+

@@ -52,6 +52,7 @@ ENDPOINT_PARAMS = {
     "applications.remove_attachment": {**_draft, "attachment_id": lambda w, k: fresh_draft_attachment(w)},
     "reviews.unassign": {"assignment_id": lambda w, k: w.assignments["scored"].id},  # submitted: refused
     "reviews.reopen": {"assignment_id": lambda w, k: w.assignments["scored"].id},
+    "reviews.replace": {"assignment_id": lambda w, k: w.assignments["pending"].id},  # an empty POST: "choose the reviewer"
 }
 
 # POST bodies (besides the CSRF token), by endpoint; the default is an empty form.

@@ -95,6 +95,13 @@ def _under_review(world: World) -> dict:
     return {"application": application}
 
 
+def _replaceable(world: World) -> dict:
+    """A pending assignment and a reviewer free to take it over (a replacement uses the assignment up)."""
+    leaving, arriving = (factories.make_user(roles={"reviewer"}) for _ in range(2))
+    assignment = reviews.assign_reviewer(actor=world.users["officer"], application=world.submitted, reviewer=leaving)
+    return {"assignment": assignment, "reviewer": arriving}
+
+
 def _active_award(world: World) -> dict:
     officer = world.users["officer"]
     application = _approved(world)["application"]
@@ -222,6 +229,8 @@ FORMS = [
     Form("affiliations", "unassigned", lambda w, x: "/reviews/affiliations", lambda w, x: {"names": "Lakeside Responders\nCity EMS"}),
     Form("assign reviewers", "officer", lambda w, x: f"/programs/{w.program.id}/reviews/assign",
          lambda w, x: {"application_ids": [str(w.submitted.id)], "reviewer_ids": [str(w.users["unassigned"].id)]}),
+    Form("replace reviewer", "officer", lambda w, x: f"/reviews/{x['assignment'].id}/replace",
+         lambda w, x: {"reviewer_id": str(x["reviewer"].id)}, setup=_replaceable, fresh=_replaceable),
     Form("reopen review", "officer", lambda w, x: f"/reviews/{w.assignments['scored'].id}/reopen", lambda w, x: {"reason": "Check scores"}),
     Form("decision", "officer", lambda w, x: f"/applications/{x['application'].id}/decide",
          lambda w, x: {"outcome": "approved", "approved_amount": "40,000", "rationale": "Strong partnerships"},
