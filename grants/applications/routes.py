@@ -17,7 +17,7 @@ from grants.applications.forms import (
     SubmitForm,
     WithdrawForm,
 )
-from grants.applications.models import WITHDRAWABLE, Application, Attachment, Partner
+from grants.applications.models import MAX_BUDGET_LINES, WITHDRAWABLE, Application, Attachment, Partner
 from grants.audit.models import AuditEvent
 from grants.clock import format_remaining
 from grants.db import utcnow
@@ -214,17 +214,26 @@ def budget(application_id: int):
             "lines": [{"category": line.category, "description": line.description, "amount": line.amount_cents} for line in application.budget_lines],
             "match": application.match_cents,
         })
-        form.lines.append_entry()
+        if len(form.lines.entries) < MAX_BUDGET_LINES:  # a full budget gets no blank row (FieldList would refuse it: a 500)
+            form.lines.append_entry()
     else:
         form = BudgetForm()
     if form.validate_on_submit():
-        services.save_budget(actor=current_user, application=application, lines=form.budget_lines(), match_cents=form.match.data)
-        if request.form.get("action") == "add_line":
-            flash("Budget saved. A new line has been added below.", "success")
-            return redirect(url_for("applications.budget", application_id=application.id, _anchor="budget-lines"))
-        return _next_step("budget", application)
+        lines = form.budget_lines()
+        try:
+            services.save_budget(actor=current_user, application=application, lines=lines, match_cents=form.match.data)
+        except DomainError as error:
+            apply_domain_error(form, error)
+        else:
+            if request.form.get("action") == "add_line":
+                if len(lines) >= MAX_BUDGET_LINES:
+                    flash(f"Budget saved. It has {MAX_BUDGET_LINES} lines, the most a budget can have, so no line was added.", "success")
+                else:
+                    flash("Budget saved. A new line has been added below.", "success")
+                return redirect(url_for("applications.budget", application_id=application.id, _anchor="budget-lines"))
+            return _next_step("budget", application)
     return render_template(
-        "applications/budget.html", form=form, problems=services.budget_problems(application),
+        "applications/budget.html", form=form, problems=services.budget_problems(application), max_lines=MAX_BUDGET_LINES,
         required_match=services.required_match_cents(application), **_step_context(application, "budget"),
     )
 

@@ -14,6 +14,7 @@ from grants.applications.models import (
     ATTACHMENT_KINDS,
     BUDGET_CATEGORIES,
     DRAFT,
+    MAX_BUDGET_LINES,
     INELIGIBLE,
     SUBMITTED,
     UNDER_REVIEW,
@@ -173,8 +174,14 @@ def remove_partner(*, actor: User, partner: Partner) -> None:
 
 
 def save_budget(*, actor: User, application: Application, lines: list[dict[str, Any]], match_cents: int | None) -> None:
-    """Replace the budget lines and the match; the requested amount becomes their sum."""
+    """Replace the budget lines and the match; the requested amount becomes their sum.
+
+    DomainError (nothing changed) for more than MAX_BUDGET_LINES lines, an unknown category, or
+    an application that is no longer a draft.
+    """
     _editable(actor, application)
+    if len(lines) > MAX_BUDGET_LINES:
+        raise DomainError(f"A budget can have at most {MAX_BUDGET_LINES} lines; combine some lines and save again.", "lines")
     for line in lines:
         if line["category"] not in BUDGET_CATEGORIES:
             raise DomainError("Choose a budget category.", "lines")

@@ -120,3 +120,28 @@ def test_screening_notifies_and_needs_a_reason_for_ineligible(setting):
     assert application.status == "ineligible"
     notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.subject.contains("not eligible"))).first()
     assert "Outside the state" in notice.body
+
+
+def _snapshot(application_id: int) -> dict:
+    application = db.session.get(Application, application_id)
+    return {
+        "status": application.status,
+        "title": application.title,
+        "requested_cents": application.requested_cents,
+        "budget": [(line.description, line.amount_cents) for line in application.budget_lines],
+        "partners": [(partner.id, partner.name) for partner in application.partners],
+        "attachments": sorted(attachment.id for attachment in application.attachments),
+    }
+
+
+def test_a_budget_longer_than_the_limit_is_refused_by_the_service(setting):
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    before = _snapshot(application.id)
+    line = {"category": "personnel", "description": "Counselor", "amount_cents": 100_000}
+    with pytest.raises(services.DomainError, match="at most 60 lines") as refused:
+        services.save_budget(actor=member, application=application, lines=[line] * 61, match_cents=None)
+    assert refused.value.field == "lines"
+    assert _snapshot(application.id) == before
+    services.save_budget(actor=member, application=application, lines=[line] * 60, match_cents=None)
+    assert len(application.budget_lines) == 60

@@ -284,3 +284,47 @@ def test_applicant_home_lists_applications_with_the_next_step(world, make_client
     db.session.commit()
     page = make_client(world["member"]).get("/home").data.decode()
     assert application.reference in page and "Finish and submit before" in page
+
+
+def _budget_post(lines: int, action: str) -> dict:
+    form = {"match": "$20,000", "action": action}
+    for i in range(lines):
+        form.update({f"lines-{i}-category": "personnel", f"lines-{i}-description": f"Counselor {i + 1}", f"lines-{i}-amount": "1,000"})
+    return form
+
+
+def test_a_full_budget_offers_no_blank_line_and_says_why(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    browser = make_client(world["member"])
+    url = f"/applications/{application.id}/budget"
+    assert browser.post_form(url, _budget_post(59, "add_line")).status_code == 302
+    page = browser.get(url).data.decode()
+    assert 'name="lines-59-category"' in page and "Save and add another line" in page  # the 60th, blank
+
+    saved = browser.post_form(url, _budget_post(60, "add_line"), follow_redirects=True)
+    assert saved.status_code == 200
+    page = saved.data.decode()
+    assert "It has 60 lines, the most a budget can have, so no line was added." in page
+    assert 'name="lines-59-category"' in page and 'name="lines-60-category"' not in page
+    assert "Save and add another line" not in page
+    assert "This budget has 60 lines, the most a budget can have." in page
+    assert browser.get(url).status_code == 200  # and on every later visit
+    db.session.refresh(application)
+    assert len(application.budget_lines) == 60 and application.requested_cents == 6_000_000
+
+
+def test_more_budget_lines_than_the_limit_are_refused_and_nothing_is_lost(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"])
+    db.session.commit()
+    before = [(line.description, line.amount_cents) for line in application.budget_lines]
+    requested = application.requested_cents
+    response = make_client(world["member"]).post_form(f"/applications/{application.id}/budget", _budget_post(61, "continue"))
+    assert response.status_code == 200
+    page = response.data.decode()
+    assert "A budget can have at most 60 lines and 61 were sent. Nothing was saved" in page
+    assert 'id="budget-lines-error"' in page and 'href="#budget-lines-error"' in page  # beside the table, linked from the summary
+    db.session.expire_all()
+    application = db.session.get(Application, application.id)
+    assert [(line.description, line.amount_cents) for line in application.budget_lines] == before
+    assert application.requested_cents == requested
