@@ -33,7 +33,7 @@ from grants.extensions import db
 from grants.money import format_money
 from grants.notifications.services import external_url, queue_message
 from grants.permissions import is_member
-from grants.programs.models import PUBLISHED, Program
+from grants.programs.models import CLOSED, PUBLISHED, Program
 from grants.uploads import StoredFile, remove_after_commit, store_upload
 
 PROJECT_FIELDS = (
@@ -307,7 +307,10 @@ def submission_refusal(application: Application, now: datetime) -> str | None:
             if application.submitted_at else
             f"This application is {application.status_label.lower()}; nothing was changed."
         )
-    if program.status != PUBLISHED or now < program.opens_at:
+    # Closing the program ends the round but not an extension the program officer granted.
+    extended = application.extension_until is not None and application.deadline() == application.extension_until
+    accepting = program.status == PUBLISHED or (program.status == CLOSED and extended)
+    if not accepting or now < program.opens_at:
         return "This funding opportunity is not accepting applications."
     if now >= application.deadline():
         return (

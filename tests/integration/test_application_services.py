@@ -134,6 +134,35 @@ def _snapshot(application_id: int) -> dict:
     }
 
 
+def test_an_extension_in_force_outlasts_the_program_closing(setting):
+    from grants.programs import services as programs
+
+    program, organization, member, officer = setting
+    extended = factories.make_application(program=program, organization=organization, actor=member)
+    expired = factories.make_application(program=program, organization=organization, actor=member)
+    other = factories.make_application(program=program, organization=organization, actor=member)
+    services.grant_extension(actor=officer, application=extended, until=program.closes_at + timedelta(days=5), reason="Flooded office")
+    services.grant_extension(actor=officer, application=expired, until=program.closes_at + timedelta(days=1), reason="Storm")
+    programs.change_program_status(actor=officer, program=program, status="closed")
+    db.session.commit()
+    later = program.closes_at + timedelta(days=2)
+    assert services.submission_refusal(extended, later) is None
+    with pytest.raises(services.NotAccepted, match="not accepting"):
+        services.submit_application(actor=member, application_id=other.id, certified=True, now=later)
+    with pytest.raises(services.NotAccepted, match="deadline passed"):
+        services.submit_application(actor=member, application_id=expired.id, certified=True, now=later)
+    services.submit_application(actor=member, application_id=extended.id, certified=True, now=later)
+    assert extended.status == SUBMITTED
+
+    # An archived program takes nothing, extension or not.
+    archived_program = factories.make_program(officer=officer)
+    kept = factories.make_application(program=archived_program, organization=organization, actor=member)
+    services.grant_extension(actor=officer, application=kept, until=archived_program.closes_at + timedelta(days=5), reason="Flooded office")
+    programs.change_program_status(actor=officer, program=archived_program, status="closed")
+    programs.change_program_status(actor=officer, program=archived_program, status="archived")
+    assert services.submission_refusal(kept, archived_program.closes_at + timedelta(days=1)) == "This funding opportunity is not accepting applications."
+
+
 def test_a_budget_longer_than_the_limit_is_refused_by_the_service(setting):
     program, organization, member, _ = setting
     application = factories.make_application(program=program, organization=organization, actor=member)

@@ -328,3 +328,24 @@ def test_more_budget_lines_than_the_limit_are_refused_and_nothing_is_lost(world,
     application = db.session.get(Application, application.id)
     assert [(line.description, line.amount_cents) for line in application.budget_lines] == before
     assert application.requested_cents == requested
+
+
+def test_an_extension_outlasts_the_program_closing(world, make_client):
+    from grants.applications import services
+    from grants.programs import services as programs
+
+    program = world["program"]
+    extended = factories.make_application(program=program, organization=world["organization"], actor=world["member"])
+    other = factories.make_application(program=program, organization=world["organization"], actor=world["member"])
+    services.grant_extension(actor=world["officer"], application=extended, until=factories.utcnow() + timedelta(days=40), reason="Flooded office")
+    programs.change_program_status(actor=world["officer"], program=program, status="closed")
+    db.session.commit()
+    browser = make_client(world["member"])
+    page = browser.get(f"/applications/{extended.id}/submit").data.decode()
+    assert "not accepting applications" not in page
+    assert browser.post_form(f"/applications/{extended.id}/submit", {"certify": "y"}).status_code == 302
+    refused = browser.post_form(f"/applications/{other.id}/submit", {"certify": "y"})
+    assert b"not accepting applications" in refused.data
+    db.session.refresh(extended)
+    db.session.refresh(other)
+    assert (extended.status, other.status) == ("submitted", "draft")
