@@ -56,6 +56,23 @@ def _editable(application_id: int) -> Application | None:
     return application
 
 
+def _refused_edit(application: Application, error: DomainError, form=None):
+    """Show a service's refusal of a change to a draft.
+
+    When a submission took the application while this request waited for its lock, say so on the
+    application's page (a redirect); otherwise put the message beside the form's field and
+    return None so the step page is shown again.
+    """
+    if not application.is_draft:
+        flash(error.message, "error")
+        return redirect(url_for("applications.view", application_id=application.id))
+    if form is None:
+        flash(error.message, "error")
+        return None
+    apply_domain_error(form, error)
+    return None
+
+
 def _next_step(current: str, application: Application):
     if request.form.get("action") == "later":
         flash("Your progress is saved. You can come back to this application any time before the deadline.", "success")
@@ -139,8 +156,14 @@ def project(application_id: int):
     if request.method == "GET":
         form.load(application)
     if form.validate_on_submit():
-        services.update_project(actor=current_user, application=application, fields=form.project_fields())
-        return _next_step("project", application)
+        try:
+            services.update_project(actor=current_user, application=application, fields=form.project_fields())
+        except DomainError as error:
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
+        else:
+            return _next_step("project", application)
     return render_template("applications/project.html", form=form, **_step_context(application, "project"))
 
 
@@ -157,7 +180,9 @@ def partners(application_id: int):
         try:
             partner = services.add_partner(actor=current_user, application=application, fields=form.partner_fields(), letter=form.letter.data)
         except DomainError as error:
-            apply_domain_error(form, error)
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
         else:
             flash(f"Partner {partner.name} added.", "success")
             return redirect(url_for("applications.partners", application_id=application.id))
@@ -183,7 +208,9 @@ def edit_partner(application_id: int, partner_id: int):
         try:
             services.update_partner(actor=current_user, partner=partner, fields=form.partner_fields(), letter=form.letter.data)
         except DomainError as error:
-            apply_domain_error(form, error)
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
         else:
             flash(f"Partner {partner.name} saved.", "success")
             return redirect(url_for("applications.partners", application_id=application.id))
@@ -198,7 +225,10 @@ def remove_partner(application_id: int, partner_id: int):
         return redirect(url_for("applications.view", application_id=application_id))
     partner = _partner_of(application, partner_id)
     name = partner.name
-    services.remove_partner(actor=current_user, partner=partner)
+    try:
+        services.remove_partner(actor=current_user, partner=partner)
+    except DomainError as error:
+        return _refused_edit(application, error) or redirect(url_for("applications.partners", application_id=application.id))
     flash(f"Partner {name} removed.", "success")
     return redirect(url_for("applications.partners", application_id=application.id))
 
@@ -223,7 +253,9 @@ def budget(application_id: int):
         try:
             services.save_budget(actor=current_user, application=application, lines=lines, match_cents=form.match.data)
         except DomainError as error:
-            apply_domain_error(form, error)
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
         else:
             if request.form.get("action") == "add_line":
                 if len(lines) >= MAX_BUDGET_LINES:
@@ -251,7 +283,9 @@ def attachments(application_id: int):
         try:
             attachment = services.add_attachment(actor=current_user, application=application, kind=form.kind.data, file=form.file.data)
         except DomainError as error:
-            apply_domain_error(form, error)
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
         else:
             flash(f"{attachment.original_name} uploaded.", "success")
             return redirect(url_for("applications.attachments", application_id=application.id))
@@ -270,7 +304,9 @@ def remove_attachment(application_id: int, attachment_id: int):
     try:
         services.remove_attachment(actor=current_user, attachment=attachment)
     except DomainError as error:
-        flash(error.message, "error")
+        refused = _refused_edit(application, error)
+        if refused is not None:
+            return refused
     else:
         flash(f"{attachment.original_name} removed.", "success")
     return redirect(url_for("applications.attachments", application_id=application.id))

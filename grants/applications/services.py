@@ -59,9 +59,17 @@ def _require_draft(application: Application) -> None:
         )
 
 
-def _editable(actor: User, application: Application) -> None:
+def _editable(actor: User, application: Application) -> Application:
+    """Lock the application row, then check the actor may still change it.
+
+    ``submit_application`` takes the same lock, so a save racing a submission either lands
+    before it (and is what the receipt describes) or waits and finds the application submitted.
+    Checked on an unlocked row, a save could change a submitted application on PostgreSQL.
+    """
+    application = lock_row(Application, application.id)
     _require_member(actor, application)
     _require_draft(application)
+    return application
 
 
 def start_application(*, actor: User, program: Program, organization: Organization, now: datetime | None = None) -> Application:
@@ -87,7 +95,8 @@ def start_application(*, actor: User, program: Program, organization: Organizati
 
 
 def update_project(*, actor: User, application: Application, fields: dict[str, Any]) -> None:
-    _editable(actor, application)
+    """Save the project answers of a draft; DomainError when it is no longer a draft."""
+    application = _editable(actor, application)
     before = {field: getattr(application, field) for field in PROJECT_FIELDS}
     for field in PROJECT_FIELDS:
         setattr(application, field, fields[field])
@@ -128,7 +137,7 @@ def _attach(*, actor: User, application: Application, kind: str, stored: StoredF
 
 def add_partner(*, actor: User, application: Application, fields: dict[str, Any], letter: FileStorage | None = None) -> Partner:
     """Add a partner, with its commitment letter when one is given (checked before anything changes)."""
-    _editable(actor, application)
+    application = _editable(actor, application)
     _check_partner_type(application, fields["partner_type"])
     stored = store_upload(letter, "letter") if letter is not None and letter.filename else None
     partner = Partner(**{field: fields[field] for field in PARTNER_FIELDS})
@@ -141,8 +150,7 @@ def add_partner(*, actor: User, application: Application, fields: dict[str, Any]
 
 
 def update_partner(*, actor: User, partner: Partner, fields: dict[str, Any], letter: FileStorage | None = None) -> None:
-    application = partner.application
-    _editable(actor, application)
+    application = _editable(actor, partner.application)
     _check_partner_type(application, fields["partner_type"])
     stored = store_upload(letter, "letter") if letter is not None and letter.filename else None
     before = {field: getattr(partner, field) for field in PARTNER_FIELDS}
@@ -161,8 +169,7 @@ def update_partner(*, actor: User, partner: Partner, fields: dict[str, Any], let
 
 
 def remove_partner(*, actor: User, partner: Partner) -> None:
-    application = partner.application
-    _editable(actor, application)
+    application = _editable(actor, partner.application)
     if partner.commitment_letter is not None:
         _delete_attachment(actor, partner.commitment_letter)
     application.partners.remove(partner)
@@ -179,7 +186,7 @@ def save_budget(*, actor: User, application: Application, lines: list[dict[str, 
     DomainError (nothing changed) for more than MAX_BUDGET_LINES lines, an unknown category, or
     an application that is no longer a draft.
     """
-    _editable(actor, application)
+    application = _editable(actor, application)
     if len(lines) > MAX_BUDGET_LINES:
         raise DomainError(f"A budget can have at most {MAX_BUDGET_LINES} lines; combine some lines and save again.", "lines")
     for line in lines:
@@ -237,7 +244,7 @@ def budget_problems(application: Application) -> list[str]:
 
 
 def add_attachment(*, actor: User, application: Application, kind: str, file: FileStorage | None) -> Attachment:
-    _editable(actor, application)
+    application = _editable(actor, application)
     if kind not in ATTACHMENT_KINDS or kind in ("commitment_letter", "payment_documentation"):
         raise DomainError("Choose what kind of document this is.", "kind")
     return _attach(actor=actor, application=application, kind=kind, stored=store_upload(file, "file"))

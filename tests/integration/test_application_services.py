@@ -5,12 +5,14 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from grants.accounts.models import User
 from grants.applications import services
-from grants.applications.models import SUBMITTED, Application
+from grants.applications.models import SUBMITTED, Application, Attachment, Partner
 from grants.audit.models import AuditEvent
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from tests import factories
+from tests.race import race
 
 
 @pytest.fixture
@@ -132,6 +134,75 @@ def _snapshot(application_id: int) -> dict:
         "partners": [(partner.id, partner.name) for partner in application.partners],
         "attachments": sorted(attachment.id for attachment in application.attachments),
     }
+
+
+def _edits(application: Application, member: User) -> dict:
+    """One change per draft-editing service, each given the application as a route would load it."""
+    partner_id = application.partners[0].id
+    attachment_id = services.add_attachment(actor=member, application=application, kind="other", file=factories.pdf_upload("spare.pdf")).id
+    fields = {"partner_type": "library", "name": "Renamed Library", "contact_name": "Pat",
+              "contact_email": "pat@example.org", "role": "Hosts responders"}
+    return {
+        "update_project": lambda actor, a: services.update_project(
+            actor=actor, application=a, fields={**{f: getattr(a, f) for f in services.PROJECT_FIELDS}, "title": "Changed after the receipt"}),
+        "save_budget": lambda actor, a: services.save_budget(
+            actor=actor, application=a, lines=[{"category": "personnel", "description": "Much more", "amount_cents": 9_900_000}], match_cents=1_000_000),
+        "add_partner": lambda actor, a: services.add_partner(actor=actor, application=a, fields={**fields, "name": "Late Partner"}),
+        "update_partner": lambda actor, a: services.update_partner(actor=actor, partner=db.session.get(Partner, partner_id), fields=fields),
+        "remove_partner": lambda actor, a: services.remove_partner(actor=actor, partner=db.session.get(Partner, partner_id)),
+        "add_attachment": lambda actor, a: services.add_attachment(actor=actor, application=a, kind="other", file=factories.pdf_upload("late.pdf")),
+        "remove_attachment": lambda actor, a: services.remove_attachment(actor=actor, attachment=db.session.get(Attachment, attachment_id)),
+    }
+
+EDITS = ("update_project", "save_budget", "add_partner", "update_partner", "remove_partner", "add_attachment", "remove_attachment")
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_a_save_racing_the_submission_never_changes_the_submitted_application(app, setting, edit):
+    """The submission holds the application's row lock a moment; a save that arrives meanwhile waits for
+    it and is refused. Without the lock, on PostgreSQL, the save read "draft" and wrote after the receipt."""
+    import time
+
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    change = _edits(application, member)[edit]
+    db.session.commit()
+    application_id, member_id = application.id, member.id
+    submitted = {}
+
+    def submit():
+        services.submit_application(actor=db.session.get(User, member_id), application_id=application_id, certified=True)
+        db.session.flush()
+        submitted.update(_snapshot(application_id))  # what the receipt and the audit event describe
+        time.sleep(0.5)  # commit late, holding the lock
+
+    def save():
+        time.sleep(0.15)  # arrive while the submission holds the lock, before it commits
+        change(db.session.get(User, member_id), db.session.get(Application, application_id))
+
+    outcomes, errors = race(app, [submit, save])
+    assert errors == []
+    assert sorted(outcomes) == ["ok", "refused"]
+    db.session.expire_all()
+    assert _snapshot(application_id) == submitted
+    assert submitted["status"] == SUBMITTED
+    actions = db.session.scalars(sa.select(AuditEvent.action).where(
+        AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application_id)).order_by(AuditEvent.id)).all()
+    assert actions[-1] == "application.submitted"  # no change recorded after the submission
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_draft_editing_services_refuse_a_submitted_application(setting, edit):
+    program, organization, member, _ = setting
+    application = factories.make_application(program=program, organization=organization, actor=member)
+    change = _edits(application, member)[edit]
+    services.submit_application(actor=member, application_id=application.id, certified=True)
+    db.session.commit()
+    before = _snapshot(application.id)
+    with pytest.raises(services.DomainError, match="submitted and can no longer be changed"):
+        change(member, application)
+    db.session.rollback()
+    assert _snapshot(application.id) == before
 
 
 def test_an_extension_in_force_outlasts_the_program_closing(setting):
