@@ -136,7 +136,7 @@ def view(application_id: int):
 
     member = is_member(current_user, application.organization_id)
     # A reviewer reads the proposal, never the decision or the other reviewers' comments.
-    sees_outcome = member or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
+    sees_outcome = member or current_user.has_role(PROGRAM_OFFICER, FINANCE)
     return render_template(
         "applications/view.html", application=application, history=history, screen_form=screen_form,
         gaps=services.completeness(application) if application.is_draft else [],
@@ -174,7 +174,10 @@ def partners(application_id: int):
     if application is None:
         return redirect(url_for("applications.view", application_id=application_id))
     form = PartnerForm(program=application.program)
-    if request.method == "POST" and request.form.get("action") in ("continue", "later"):
+    moving_on = request.method == "POST" and request.form.get("action") in ("continue", "later")
+    # "Save and continue" is in the same form as the partner fields: a partner typed in but not yet
+    # added is added (or its problems shown) on the way, never dropped.
+    if moving_on and _nothing_entered(form, ("partner_type", "name", "contact_name", "contact_email", "role"), "letter"):
         return _next_step("partners", application)
     if form.validate_on_submit():
         try:
@@ -185,8 +188,24 @@ def partners(application_id: int):
                 return refused
         else:
             flash(f"Partner {partner.name} added.", "success")
+            if moving_on:
+                return _next_step("partners", application)
             return redirect(url_for("applications.partners", application_id=application.id))
+    _ask_for_file_again(form, "letter")
     return render_template("applications/partners.html", form=form, **_step_context(application, "partners"))
+
+
+def _nothing_entered(form, text_fields: tuple[str, ...], file_field: str) -> bool:
+    """True when none of ``text_fields`` holds anything and no file was chosen in ``file_field``."""
+    chosen = form[file_field].data
+    return not any((form[name].data or "").strip() for name in text_fields) and not (chosen and getattr(chosen, "filename", ""))
+
+
+def _ask_for_file_again(form, file_field: str) -> None:
+    """A page shown again cannot keep a chosen file: when other fields were refused, say so beside it."""
+    chosen = form[file_field].data
+    if form.errors and not form[file_field].errors and chosen and getattr(chosen, "filename", ""):
+        form[file_field].errors = [f"Choose {chosen.filename} again: it was not uploaded because of the problems above."]
 
 
 def _partner_of(application: Application, partner_id: int) -> Partner:
@@ -277,7 +296,9 @@ def attachments(application_id: int):
     if application is None:
         return redirect(url_for("applications.view", application_id=application_id))
     form = AttachmentForm()
-    if request.method == "POST" and request.form.get("action") in ("continue", "later"):
+    moving_on = request.method == "POST" and request.form.get("action") in ("continue", "later")
+    # As on the partners step: a file chosen but not yet uploaded is uploaded on the way.
+    if moving_on and _nothing_entered(form, ("kind",), "file"):
         return _next_step("attachments", application)
     if form.validate_on_submit():
         try:
@@ -288,7 +309,10 @@ def attachments(application_id: int):
                 return refused
         else:
             flash(f"{attachment.original_name} uploaded.", "success")
+            if moving_on:
+                return _next_step("attachments", application)
             return redirect(url_for("applications.attachments", application_id=application.id))
+    _ask_for_file_again(form, "file")
     return render_template("applications/attachments.html", form=form, **_step_context(application, "attachments"))
 
 

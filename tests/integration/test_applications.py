@@ -330,6 +330,71 @@ def test_more_budget_lines_than_the_limit_are_refused_and_nothing_is_lost(world,
     assert application.requested_cents == requested
 
 
+PARTNER = {"partner_type": "library", "name": "Northside Branch Library", "contact_name": "Sam Reyes",
+           "contact_email": "sam@example.org", "role": "Hosts office hours"}
+
+
+def test_save_and_continue_adds_the_partner_typed_in(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    browser = make_client(world["member"])
+    url = f"/applications/{application.id}/partners"
+    page = browser.get(url).data.decode()
+    form = page[page.index("<h2>Add a partner</h2>"):]
+    form = form[:form.index("</form>")]
+    assert 'name="partner_type"' in form and 'value="continue"' in form  # one form: continuing sends the fields
+
+    response = browser.post_form(url, {**PARTNER, "letter": _upload(factories.PDF_BYTES, "commitment.pdf"), "action": "continue"},
+                                 content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/applications/{application.id}/budget")
+    db.session.refresh(application)
+    assert [p.name for p in application.partners] == ["Northside Branch Library"]
+    assert application.partners[0].commitment_letter.original_name == "commitment.pdf"
+
+    # Nothing typed: continuing just moves on.
+    assert browser.post_form(url, {"partner_type": "", "name": "", "action": "later"}).status_code == 302
+    db.session.refresh(application)
+    assert len(application.partners) == 1
+
+
+def test_save_and_continue_with_an_invalid_partner_stays_and_explains(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    response = make_client(world["member"]).post_form(
+        f"/applications/{application.id}/partners",
+        {**PARTNER, "contact_email": "not an address", "letter": _upload(factories.PDF_BYTES, "commitment.pdf"), "action": "continue"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    page = response.data.decode()
+    assert "data-error-summary" in page and 'href="#contact_email"' in page
+    assert 'id="contact_email-error"' in page and "Enter an e-mail address like name@example.org." in page
+    assert 'value="Northside Branch Library"' in page  # what was typed comes back
+    assert "Choose commitment.pdf again" in page and 'id="letter-error"' in page
+    db.session.refresh(application)
+    assert application.partners == []
+    assert os.listdir(world_upload_folder()) == []
+
+
+def test_save_and_continue_uploads_the_chosen_file(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    browser = make_client(world["member"])
+    url = f"/applications/{application.id}/attachments"
+    # A file without its type: refused beside the type, nothing stored.
+    refused = browser.post_form(url, {"kind": "", "file": _upload(factories.PDF_BYTES, "chart.pdf"), "action": "continue"},
+                                content_type="multipart/form-data")
+    assert refused.status_code == 200
+    assert b"Choose the document type." in refused.data and b"Choose chart.pdf again" in refused.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
+
+    response = browser.post_form(url, {"kind": "organizational_chart", "file": _upload(factories.PDF_BYTES, "chart.pdf"), "action": "continue"},
+                                 content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/applications/{application.id}/submit")
+    db.session.refresh(application)
+    assert [(a.original_name, a.kind) for a in application.attachments] == [("chart.pdf", "organizational_chart")]
+
+
 def test_an_extension_outlasts_the_program_closing(world, make_client):
     from grants.applications import services
     from grants.programs import services as programs
