@@ -151,14 +151,13 @@ class AttachmentForm(GrantsForm):
 
 
 class SubmitForm(GrantsForm):
+    """The certification is checked by ``submit_application``, after the reasons an application
+    cannot be submitted at all: a replayed submit is told it was already submitted, not to tick the box."""
+
     certify = BooleanField(
         "I certify that the information in this application is true and complete, and that I am "
         "authorized to submit it on behalf of the organization."
     )
-
-    def validate_certify(self, field):
-        if not field.data:
-            raise ValidationError("Check the certification to submit.")
 
 
 class WithdrawForm(GrantsForm):

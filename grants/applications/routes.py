@@ -347,7 +347,7 @@ def review_submit(application_id: int):
     form = SubmitForm()
     if form.validate_on_submit():
         try:
-            services.submit_application(actor=current_user, application_id=application.id, certified=True)
+            services.submit_application(actor=current_user, application_id=application.id, certified=form.certify.data)
         except services.NotAccepted as refusal:
             apply_domain_error(form, refusal)
             if not application.is_draft:

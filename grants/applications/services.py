@@ -331,7 +331,8 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
     """Submit a complete draft once, before its deadline by server time.
 
     Locks the application row, so a double click or a replayed POST finds it already submitted.
-    Raises NotAccepted (nothing changes) when it is late, already submitted or incomplete.
+    Raises NotAccepted (nothing changes) when it is late, already submitted, incomplete or not
+    certified, the first of these that applies.
     """
     now = now or utcnow()
     application = lock_row(Application, application_id)
@@ -344,7 +345,7 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
     if completeness(application):
         raise NotAccepted("The application is not complete yet; see the checklist.")
     if not certified:
-        raise NotAccepted("Confirm the certification to submit.", "certify")
+        raise NotAccepted("Check the certification to submit.", "certify")
     application.status = SUBMITTED
     application.submitted_at = now
     application.submitted_by_id = actor.id

@@ -395,6 +395,18 @@ def test_save_and_continue_uploads_the_chosen_file(world, make_client):
     assert [(a.original_name, a.kind) for a in application.attachments] == [("chart.pdf", "organizational_chart")]
 
 
+def test_a_replayed_submit_without_the_certification_says_it_was_submitted(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"])
+    db.session.commit()
+    browser = make_client(world["member"])
+    assert browser.post_form(f"/applications/{application.id}/submit", {"certify": "y"}).status_code == 302
+    replay = browser.post_form(f"/applications/{application.id}/submit", {}, follow_redirects=True)
+    assert replay.status_code == 200
+    assert b"already submitted" in replay.data and b"Check the certification" not in replay.data
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "application.submitted"))
+    assert count == 1
+
+
 def test_an_extension_outlasts_the_program_closing(world, make_client):
     from grants.applications import services
     from grants.programs import services as programs
