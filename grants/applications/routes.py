@@ -125,7 +125,7 @@ def start(slug: str):
 def view(application_id: int):
     application = _viewable(application_id)
     history = []
-    if current_user.has_role(PROGRAM_OFFICER, FINANCE):
+    if current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN):
         history = db.session.scalars(
             sa.select(AuditEvent)
             .where(AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application.id))
@@ -136,7 +136,7 @@ def view(application_id: int):
 
     member = is_member(current_user, application.organization_id)
     # A reviewer reads the proposal, never the decision or the other reviewers' comments.
-    sees_outcome = member or current_user.has_role(PROGRAM_OFFICER, FINANCE)
+    sees_outcome = member or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
     return render_template(
         "applications/view.html", application=application, history=history, screen_form=screen_form,
         gaps=services.completeness(application) if application.is_draft else [],
@@ -394,7 +394,7 @@ def download_attachment(attachment_id: int):
     if attachment.application is None or not can_view_application(current_user, attachment.application):
         abort(404)
     if attachment.disbursement_id is not None and not (
-        is_member(current_user, attachment.application.organization_id) or current_user.has_role(PROGRAM_OFFICER, FINANCE)
+        is_member(current_user, attachment.application.organization_id) or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
     ):
         abort(404)  # payment documentation is for the grantee and staff, not the application's reviewers
     return send_file(

@@ -426,3 +426,33 @@ def test_an_extension_outlasts_the_program_closing(world, make_client):
     db.session.refresh(extended)
     db.session.refresh(other)
     assert (extended.status, other.status) == ("submitted", "draft")
+
+
+def test_admin_reads_an_application_but_gets_no_officer_actions(world, make_client, admin):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"])
+    db.session.commit()
+    browser = make_client(admin)
+    listing = browser.get(f"/programs/{world['program'].id}/applications").data.decode()
+    assert f'href="/applications/{application.id}"' in listing
+    page = browser.get(f"/applications/{application.id}").data.decode()
+    assert "Library and transit crisis partnership" in page and "Library Partner" in page
+    assert "application.started" in page  # the history, as a program officer sees it
+    for action in ("Program officer actions", "Grant a deadline extension", "Record screening", "Continue editing",
+                   "Review and submit", "Withdraw this application", f"/applications/{application.id}/screen"):
+        assert action not in page, action
+    letter = application.partners[0].commitment_letter
+    download = browser.get(f"/attachments/{letter.id}")
+    assert download.status_code == 200 and download.data == factories.PDF_BYTES
+    assert browser.get(f"/applications/{application.id}/extension").status_code == 403
+    assert browser.get(f"/applications/{application.id}/project").status_code == 403
+
+    # Submitted, it is screened by a program officer only.
+    from grants.applications import services
+
+    services.submit_application(actor=world["member"], application_id=application.id, certified=True)
+    db.session.commit()
+    page = browser.get(f"/applications/{application.id}").data.decode()
+    assert "Submitted" in page and "Record screening" not in page and "Program officer actions" not in page
+    assert browser.post_form(f"/applications/{application.id}/screen", {"decision": "eligible"}).status_code == 403
+    db.session.refresh(application)
+    assert application.status == "submitted"
