@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from flask import abort
 from flask_login import current_user
 
-from grants.accounts.models import FINANCE, PROGRAM_OFFICER, REVIEWER, Membership, User
+from grants.accounts.models import ADMIN, FINANCE, PROGRAM_OFFICER, REVIEWER, Membership, User
 from grants.extensions import db, login_manager
 
 
@@ -80,10 +80,14 @@ def is_member(user: User, organization_id: int) -> bool:
 
 
 def can_view_application(user: User, application) -> bool:
-    """Members of the applicant organization, program and finance staff, and cleared reviewers."""
+    """Members of the applicant organization, program, finance and admin staff, and cleared reviewers.
+
+    Seeing is reading only: admins list a program's applications and may open them, but the
+    actions on an application (screening, extensions, decisions) stay with program officers.
+    """
     if not user.is_authenticated:
         return False
-    if user.has_role(PROGRAM_OFFICER, FINANCE):
+    if user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN):
         return True
     if is_member(user, application.organization_id):
         return True

@@ -1,8 +1,9 @@
 from flask_wtf.file import FileField
 from wtforms import BooleanField, Form, FieldList, FormField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from grants.applications.models import ATTACHMENT_KINDS, BUDGET_CATEGORIES
+from grants.applications.models import ATTACHMENT_KINDS, BUDGET_CATEGORIES, MAX_BUDGET_LINES
 from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField, strip_filter
 from grants.programs.models import PARTNER_TYPES
 
@@ -96,7 +97,21 @@ class BudgetLineList(FieldList):
 
     FieldList trusts ``str.isdigit``, which says yes to "²"; ``int("²")`` then raises and a
     posted field named ``lines-²-amount`` would be a 500. Such a field is ignored instead.
+
+    FieldList also keeps only the first ``max_entries`` posted lines and drops the rest without a
+    word; ``lines_posted`` counts them all, so the form can refuse the post instead.
     """
+
+    lines_posted = 0
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        self.lines_posted = len(set(self._extract_indices(self.name, formdata))) if formdata else 0
+        super().process(formdata, data, extra_filters)
+
+    @property
+    def full(self) -> bool:
+        """Every line a budget may have is filled in: there is no room for another."""
+        return sum(not entry.form.is_blank() for entry in self.entries) >= self.max_entries
 
     def _extract_indices(self, prefix, formdata):
         offset = len(prefix) + 1
@@ -108,8 +123,15 @@ class BudgetLineList(FieldList):
 
 
 class BudgetForm(GrantsForm):
-    lines = BudgetLineList(FormField(BudgetLineForm), min_entries=1, max_entries=60)
+    lines = BudgetLineList(FormField(BudgetLineForm), min_entries=1, max_entries=MAX_BUDGET_LINES)
     match = MoneyField("Matching funds (local or in-kind)", description="Cash or in-kind resources your organization and partners commit to the project.")
+
+    def validate_lines(self, field):
+        if field.lines_posted > field.max_entries:
+            raise ValidationError(
+                f"A budget can have at most {field.max_entries} lines and {field.lines_posted} were sent. "
+                "Nothing was saved: combine some lines and save again."
+            )
 
     def budget_lines(self) -> list[dict]:
         return [
@@ -129,14 +151,13 @@ class AttachmentForm(GrantsForm):
 
 
 class SubmitForm(GrantsForm):
+    """The certification is checked by ``submit_application``, after the reasons an application
+    cannot be submitted at all: a replayed submit is told it was already submitted, not to tick the box."""
+
     certify = BooleanField(
         "I certify that the information in this application is true and complete, and that I am "
         "authorized to submit it on behalf of the organization."
     )
-
-    def validate_certify(self, field):
-        if not field.data:
-            raise ValidationError("Check the certification to submit.")
 
 
 class WithdrawForm(GrantsForm):

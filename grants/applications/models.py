@@ -41,6 +41,8 @@ BUDGET_CATEGORIES = {
     "partner_subawards": "Partner subawards",
     "other": "Other",
 }
+# The most lines one budget may have: enough for any project, few enough to read on one page.
+MAX_BUDGET_LINES = 60
 
 ATTACHMENT_KINDS = {
     "commitment_letter": "Partner commitment letter",

@@ -17,7 +17,7 @@ from grants.applications.forms import (
     SubmitForm,
     WithdrawForm,
 )
-from grants.applications.models import WITHDRAWABLE, Application, Attachment, Partner
+from grants.applications.models import MAX_BUDGET_LINES, WITHDRAWABLE, Application, Attachment, Partner
 from grants.audit.models import AuditEvent
 from grants.clock import format_remaining
 from grants.db import utcnow
@@ -54,6 +54,23 @@ def _editable(application_id: int) -> Application | None:
         flash(f"Application {application.reference} is {application.status_label.lower()} and can no longer be changed.", "info")
         return None
     return application
+
+
+def _refused_edit(application: Application, error: DomainError, form=None):
+    """Show a service's refusal of a change to a draft.
+
+    When a submission took the application while this request waited for its lock, say so on the
+    application's page (a redirect); otherwise put the message beside the form's field and
+    return None so the step page is shown again.
+    """
+    if not application.is_draft:
+        flash(error.message, "error")
+        return redirect(url_for("applications.view", application_id=application.id))
+    if form is None:
+        flash(error.message, "error")
+        return None
+    apply_domain_error(form, error)
+    return None
 
 
 def _next_step(current: str, application: Application):
@@ -108,7 +125,7 @@ def start(slug: str):
 def view(application_id: int):
     application = _viewable(application_id)
     history = []
-    if current_user.has_role(PROGRAM_OFFICER, FINANCE):
+    if current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN):
         history = db.session.scalars(
             sa.select(AuditEvent)
             .where(AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application.id))
@@ -139,8 +156,14 @@ def project(application_id: int):
     if request.method == "GET":
         form.load(application)
     if form.validate_on_submit():
-        services.update_project(actor=current_user, application=application, fields=form.project_fields())
-        return _next_step("project", application)
+        try:
+            services.update_project(actor=current_user, application=application, fields=form.project_fields())
+        except DomainError as error:
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
+        else:
+            return _next_step("project", application)
     return render_template("applications/project.html", form=form, **_step_context(application, "project"))
 
 
@@ -151,17 +174,38 @@ def partners(application_id: int):
     if application is None:
         return redirect(url_for("applications.view", application_id=application_id))
     form = PartnerForm(program=application.program)
-    if request.method == "POST" and request.form.get("action") in ("continue", "later"):
+    moving_on = request.method == "POST" and request.form.get("action") in ("continue", "later")
+    # "Save and continue" is in the same form as the partner fields: a partner typed in but not yet
+    # added is added (or its problems shown) on the way, never dropped.
+    if moving_on and _nothing_entered(form, ("partner_type", "name", "contact_name", "contact_email", "role"), "letter"):
         return _next_step("partners", application)
     if form.validate_on_submit():
         try:
             partner = services.add_partner(actor=current_user, application=application, fields=form.partner_fields(), letter=form.letter.data)
         except DomainError as error:
-            apply_domain_error(form, error)
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
         else:
             flash(f"Partner {partner.name} added.", "success")
+            if moving_on:
+                return _next_step("partners", application)
             return redirect(url_for("applications.partners", application_id=application.id))
+    _ask_for_file_again(form, "letter")
     return render_template("applications/partners.html", form=form, **_step_context(application, "partners"))
+
+
+def _nothing_entered(form, text_fields: tuple[str, ...], file_field: str) -> bool:
+    """True when none of ``text_fields`` holds anything and no file was chosen in ``file_field``."""
+    chosen = form[file_field].data
+    return not any((form[name].data or "").strip() for name in text_fields) and not (chosen and getattr(chosen, "filename", ""))
+
+
+def _ask_for_file_again(form, file_field: str) -> None:
+    """A page shown again cannot keep a chosen file: when other fields were refused, say so beside it."""
+    chosen = form[file_field].data
+    if form.errors and not form[file_field].errors and chosen and getattr(chosen, "filename", ""):
+        form[file_field].errors = [f"Choose {chosen.filename} again: it was not uploaded because of the problems above."]
 
 
 def _partner_of(application: Application, partner_id: int) -> Partner:
@@ -183,7 +227,9 @@ def edit_partner(application_id: int, partner_id: int):
         try:
             services.update_partner(actor=current_user, partner=partner, fields=form.partner_fields(), letter=form.letter.data)
         except DomainError as error:
-            apply_domain_error(form, error)
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
         else:
             flash(f"Partner {partner.name} saved.", "success")
             return redirect(url_for("applications.partners", application_id=application.id))
@@ -198,7 +244,10 @@ def remove_partner(application_id: int, partner_id: int):
         return redirect(url_for("applications.view", application_id=application_id))
     partner = _partner_of(application, partner_id)
     name = partner.name
-    services.remove_partner(actor=current_user, partner=partner)
+    try:
+        services.remove_partner(actor=current_user, partner=partner)
+    except DomainError as error:
+        return _refused_edit(application, error) or redirect(url_for("applications.partners", application_id=application.id))
     flash(f"Partner {name} removed.", "success")
     return redirect(url_for("applications.partners", application_id=application.id))
 
@@ -214,17 +263,28 @@ def budget(application_id: int):
             "lines": [{"category": line.category, "description": line.description, "amount": line.amount_cents} for line in application.budget_lines],
             "match": application.match_cents,
         })
-        form.lines.append_entry()
+        if len(form.lines.entries) < MAX_BUDGET_LINES:  # a full budget gets no blank row (FieldList would refuse it: a 500)
+            form.lines.append_entry()
     else:
         form = BudgetForm()
     if form.validate_on_submit():
-        services.save_budget(actor=current_user, application=application, lines=form.budget_lines(), match_cents=form.match.data)
-        if request.form.get("action") == "add_line":
-            flash("Budget saved. A new line has been added below.", "success")
-            return redirect(url_for("applications.budget", application_id=application.id, _anchor="budget-lines"))
-        return _next_step("budget", application)
+        lines = form.budget_lines()
+        try:
+            services.save_budget(actor=current_user, application=application, lines=lines, match_cents=form.match.data)
+        except DomainError as error:
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
+        else:
+            if request.form.get("action") == "add_line":
+                if len(lines) >= MAX_BUDGET_LINES:
+                    flash(f"Budget saved. It has {MAX_BUDGET_LINES} lines, the most a budget can have, so no line was added.", "success")
+                else:
+                    flash("Budget saved. A new line has been added below.", "success")
+                return redirect(url_for("applications.budget", application_id=application.id, _anchor="budget-lines"))
+            return _next_step("budget", application)
     return render_template(
-        "applications/budget.html", form=form, problems=services.budget_problems(application),
+        "applications/budget.html", form=form, problems=services.budget_problems(application), max_lines=MAX_BUDGET_LINES,
         required_match=services.required_match_cents(application), **_step_context(application, "budget"),
     )
 
@@ -236,16 +296,23 @@ def attachments(application_id: int):
     if application is None:
         return redirect(url_for("applications.view", application_id=application_id))
     form = AttachmentForm()
-    if request.method == "POST" and request.form.get("action") in ("continue", "later"):
+    moving_on = request.method == "POST" and request.form.get("action") in ("continue", "later")
+    # As on the partners step: a file chosen but not yet uploaded is uploaded on the way.
+    if moving_on and _nothing_entered(form, ("kind",), "file"):
         return _next_step("attachments", application)
     if form.validate_on_submit():
         try:
             attachment = services.add_attachment(actor=current_user, application=application, kind=form.kind.data, file=form.file.data)
         except DomainError as error:
-            apply_domain_error(form, error)
+            refused = _refused_edit(application, error, form)
+            if refused is not None:
+                return refused
         else:
             flash(f"{attachment.original_name} uploaded.", "success")
+            if moving_on:
+                return _next_step("attachments", application)
             return redirect(url_for("applications.attachments", application_id=application.id))
+    _ask_for_file_again(form, "file")
     return render_template("applications/attachments.html", form=form, **_step_context(application, "attachments"))
 
 
@@ -261,7 +328,9 @@ def remove_attachment(application_id: int, attachment_id: int):
     try:
         services.remove_attachment(actor=current_user, attachment=attachment)
     except DomainError as error:
-        flash(error.message, "error")
+        refused = _refused_edit(application, error)
+        if refused is not None:
+            return refused
     else:
         flash(f"{attachment.original_name} removed.", "success")
     return redirect(url_for("applications.attachments", application_id=application.id))
@@ -278,7 +347,7 @@ def review_submit(application_id: int):
     form = SubmitForm()
     if form.validate_on_submit():
         try:
-            services.submit_application(actor=current_user, application_id=application.id, certified=True)
+            services.submit_application(actor=current_user, application_id=application.id, certified=form.certify.data)
         except services.NotAccepted as refusal:
             apply_domain_error(form, refusal)
             if not application.is_draft:
@@ -325,7 +394,7 @@ def download_attachment(attachment_id: int):
     if attachment.application is None or not can_view_application(current_user, attachment.application):
         abort(404)
     if attachment.disbursement_id is not None and not (
-        is_member(current_user, attachment.application.organization_id) or current_user.has_role(PROGRAM_OFFICER, FINANCE)
+        is_member(current_user, attachment.application.organization_id) or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
     ):
         abort(404)  # payment documentation is for the grantee and staff, not the application's reviewers
     return send_file(

@@ -14,6 +14,7 @@ from grants.applications.models import (
     ATTACHMENT_KINDS,
     BUDGET_CATEGORIES,
     DRAFT,
+    MAX_BUDGET_LINES,
     INELIGIBLE,
     SUBMITTED,
     UNDER_REVIEW,
@@ -32,7 +33,7 @@ from grants.extensions import db
 from grants.money import format_money
 from grants.notifications.services import external_url, queue_message
 from grants.permissions import is_member
-from grants.programs.models import PUBLISHED, Program
+from grants.programs.models import CLOSED, PUBLISHED, Program
 from grants.uploads import StoredFile, remove_after_commit, store_upload
 
 PROJECT_FIELDS = (
@@ -58,9 +59,17 @@ def _require_draft(application: Application) -> None:
         )
 
 
-def _editable(actor: User, application: Application) -> None:
+def _editable(actor: User, application: Application) -> Application:
+    """Lock the application row, then check the actor may still change it.
+
+    ``submit_application`` takes the same lock, so a save racing a submission either lands
+    before it (and is what the receipt describes) or waits and finds the application submitted.
+    Checked on an unlocked row, a save could change a submitted application on PostgreSQL.
+    """
+    application = lock_row(Application, application.id)
     _require_member(actor, application)
     _require_draft(application)
+    return application
 
 
 def start_application(*, actor: User, program: Program, organization: Organization, now: datetime | None = None) -> Application:
@@ -86,7 +95,8 @@ def start_application(*, actor: User, program: Program, organization: Organizati
 
 
 def update_project(*, actor: User, application: Application, fields: dict[str, Any]) -> None:
-    _editable(actor, application)
+    """Save the project answers of a draft; DomainError when it is no longer a draft."""
+    application = _editable(actor, application)
     before = {field: getattr(application, field) for field in PROJECT_FIELDS}
     for field in PROJECT_FIELDS:
         setattr(application, field, fields[field])
@@ -127,7 +137,7 @@ def _attach(*, actor: User, application: Application, kind: str, stored: StoredF
 
 def add_partner(*, actor: User, application: Application, fields: dict[str, Any], letter: FileStorage | None = None) -> Partner:
     """Add a partner, with its commitment letter when one is given (checked before anything changes)."""
-    _editable(actor, application)
+    application = _editable(actor, application)
     _check_partner_type(application, fields["partner_type"])
     stored = store_upload(letter, "letter") if letter is not None and letter.filename else None
     partner = Partner(**{field: fields[field] for field in PARTNER_FIELDS})
@@ -140,8 +150,7 @@ def add_partner(*, actor: User, application: Application, fields: dict[str, Any]
 
 
 def update_partner(*, actor: User, partner: Partner, fields: dict[str, Any], letter: FileStorage | None = None) -> None:
-    application = partner.application
-    _editable(actor, application)
+    application = _editable(actor, partner.application)
     _check_partner_type(application, fields["partner_type"])
     stored = store_upload(letter, "letter") if letter is not None and letter.filename else None
     before = {field: getattr(partner, field) for field in PARTNER_FIELDS}
@@ -160,8 +169,7 @@ def update_partner(*, actor: User, partner: Partner, fields: dict[str, Any], let
 
 
 def remove_partner(*, actor: User, partner: Partner) -> None:
-    application = partner.application
-    _editable(actor, application)
+    application = _editable(actor, partner.application)
     if partner.commitment_letter is not None:
         _delete_attachment(actor, partner.commitment_letter)
     application.partners.remove(partner)
@@ -173,8 +181,14 @@ def remove_partner(*, actor: User, partner: Partner) -> None:
 
 
 def save_budget(*, actor: User, application: Application, lines: list[dict[str, Any]], match_cents: int | None) -> None:
-    """Replace the budget lines and the match; the requested amount becomes their sum."""
-    _editable(actor, application)
+    """Replace the budget lines and the match; the requested amount becomes their sum.
+
+    DomainError (nothing changed) for more than MAX_BUDGET_LINES lines, an unknown category, or
+    an application that is no longer a draft.
+    """
+    application = _editable(actor, application)
+    if len(lines) > MAX_BUDGET_LINES:
+        raise DomainError(f"A budget can have at most {MAX_BUDGET_LINES} lines; combine some lines and save again.", "lines")
     for line in lines:
         if line["category"] not in BUDGET_CATEGORIES:
             raise DomainError("Choose a budget category.", "lines")
@@ -230,7 +244,7 @@ def budget_problems(application: Application) -> list[str]:
 
 
 def add_attachment(*, actor: User, application: Application, kind: str, file: FileStorage | None) -> Attachment:
-    _editable(actor, application)
+    application = _editable(actor, application)
     if kind not in ATTACHMENT_KINDS or kind in ("commitment_letter", "payment_documentation"):
         raise DomainError("Choose what kind of document this is.", "kind")
     return _attach(actor=actor, application=application, kind=kind, stored=store_upload(file, "file"))
@@ -300,7 +314,10 @@ def submission_refusal(application: Application, now: datetime) -> str | None:
             if application.submitted_at else
             f"This application is {application.status_label.lower()}; nothing was changed."
         )
-    if program.status != PUBLISHED or now < program.opens_at:
+    # Closing the program ends the round but not an extension the program officer granted.
+    extended = application.extension_until is not None and application.deadline() == application.extension_until
+    accepting = program.status == PUBLISHED or (program.status == CLOSED and extended)
+    if not accepting or now < program.opens_at:
         return "This funding opportunity is not accepting applications."
     if now >= application.deadline():
         return (
@@ -314,7 +331,8 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
     """Submit a complete draft once, before its deadline by server time.
 
     Locks the application row, so a double click or a replayed POST finds it already submitted.
-    Raises NotAccepted (nothing changes) when it is late, already submitted or incomplete.
+    Raises NotAccepted (nothing changes) when it is late, already submitted, incomplete or not
+    certified, the first of these that applies.
     """
     now = now or utcnow()
     application = lock_row(Application, application_id)
@@ -327,7 +345,7 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
     if completeness(application):
         raise NotAccepted("The application is not complete yet; see the checklist.")
     if not certified:
-        raise NotAccepted("Confirm the certification to submit.", "certify")
+        raise NotAccepted("Check the certification to submit.", "certify")
     application.status = SUBMITTED
     application.submitted_at = now
     application.submitted_by_id = actor.id

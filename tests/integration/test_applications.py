@@ -284,3 +284,175 @@ def test_applicant_home_lists_applications_with_the_next_step(world, make_client
     db.session.commit()
     page = make_client(world["member"]).get("/home").data.decode()
     assert application.reference in page and "Finish and submit before" in page
+
+
+def _budget_post(lines: int, action: str) -> dict:
+    form = {"match": "$20,000", "action": action}
+    for i in range(lines):
+        form.update({f"lines-{i}-category": "personnel", f"lines-{i}-description": f"Counselor {i + 1}", f"lines-{i}-amount": "1,000"})
+    return form
+
+
+def test_a_full_budget_offers_no_blank_line_and_says_why(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    browser = make_client(world["member"])
+    url = f"/applications/{application.id}/budget"
+    assert browser.post_form(url, _budget_post(59, "add_line")).status_code == 302
+    page = browser.get(url).data.decode()
+    assert 'name="lines-59-category"' in page and "Save and add another line" in page  # the 60th, blank
+
+    saved = browser.post_form(url, _budget_post(60, "add_line"), follow_redirects=True)
+    assert saved.status_code == 200
+    page = saved.data.decode()
+    assert "It has 60 lines, the most a budget can have, so no line was added." in page
+    assert 'name="lines-59-category"' in page and 'name="lines-60-category"' not in page
+    assert "Save and add another line" not in page
+    assert "This budget has 60 lines, the most a budget can have." in page
+    assert browser.get(url).status_code == 200  # and on every later visit
+    db.session.refresh(application)
+    assert len(application.budget_lines) == 60 and application.requested_cents == 6_000_000
+
+
+def test_more_budget_lines_than_the_limit_are_refused_and_nothing_is_lost(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"])
+    db.session.commit()
+    before = [(line.description, line.amount_cents) for line in application.budget_lines]
+    requested = application.requested_cents
+    response = make_client(world["member"]).post_form(f"/applications/{application.id}/budget", _budget_post(61, "continue"))
+    assert response.status_code == 200
+    page = response.data.decode()
+    assert "A budget can have at most 60 lines and 61 were sent. Nothing was saved" in page
+    assert 'id="budget-lines-error"' in page and 'href="#budget-lines-error"' in page  # beside the table, linked from the summary
+    db.session.expire_all()
+    application = db.session.get(Application, application.id)
+    assert [(line.description, line.amount_cents) for line in application.budget_lines] == before
+    assert application.requested_cents == requested
+
+
+PARTNER = {"partner_type": "library", "name": "Northside Branch Library", "contact_name": "Sam Reyes",
+           "contact_email": "sam@example.org", "role": "Hosts office hours"}
+
+
+def test_save_and_continue_adds_the_partner_typed_in(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    browser = make_client(world["member"])
+    url = f"/applications/{application.id}/partners"
+    page = browser.get(url).data.decode()
+    form = page[page.index("<h2>Add a partner</h2>"):]
+    form = form[:form.index("</form>")]
+    assert 'name="partner_type"' in form and 'value="continue"' in form  # one form: continuing sends the fields
+
+    response = browser.post_form(url, {**PARTNER, "letter": _upload(factories.PDF_BYTES, "commitment.pdf"), "action": "continue"},
+                                 content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/applications/{application.id}/budget")
+    db.session.refresh(application)
+    assert [p.name for p in application.partners] == ["Northside Branch Library"]
+    assert application.partners[0].commitment_letter.original_name == "commitment.pdf"
+
+    # Nothing typed: continuing just moves on.
+    assert browser.post_form(url, {"partner_type": "", "name": "", "action": "later"}).status_code == 302
+    db.session.refresh(application)
+    assert len(application.partners) == 1
+
+
+def test_save_and_continue_with_an_invalid_partner_stays_and_explains(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    response = make_client(world["member"]).post_form(
+        f"/applications/{application.id}/partners",
+        {**PARTNER, "contact_email": "not an address", "letter": _upload(factories.PDF_BYTES, "commitment.pdf"), "action": "continue"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    page = response.data.decode()
+    assert "data-error-summary" in page and 'href="#contact_email"' in page
+    assert 'id="contact_email-error"' in page and "Enter an e-mail address like name@example.org." in page
+    assert 'value="Northside Branch Library"' in page  # what was typed comes back
+    assert "Choose commitment.pdf again" in page and 'id="letter-error"' in page
+    db.session.refresh(application)
+    assert application.partners == []
+    assert os.listdir(world_upload_folder()) == []
+
+
+def test_save_and_continue_uploads_the_chosen_file(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"], complete=False)
+    db.session.commit()
+    browser = make_client(world["member"])
+    url = f"/applications/{application.id}/attachments"
+    # A file without its type: refused beside the type, nothing stored.
+    refused = browser.post_form(url, {"kind": "", "file": _upload(factories.PDF_BYTES, "chart.pdf"), "action": "continue"},
+                                content_type="multipart/form-data")
+    assert refused.status_code == 200
+    assert b"Choose the document type." in refused.data and b"Choose chart.pdf again" in refused.data
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Attachment)) == 0
+
+    response = browser.post_form(url, {"kind": "organizational_chart", "file": _upload(factories.PDF_BYTES, "chart.pdf"), "action": "continue"},
+                                 content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/applications/{application.id}/submit")
+    db.session.refresh(application)
+    assert [(a.original_name, a.kind) for a in application.attachments] == [("chart.pdf", "organizational_chart")]
+
+
+def test_a_replayed_submit_without_the_certification_says_it_was_submitted(world, make_client):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"])
+    db.session.commit()
+    browser = make_client(world["member"])
+    assert browser.post_form(f"/applications/{application.id}/submit", {"certify": "y"}).status_code == 302
+    replay = browser.post_form(f"/applications/{application.id}/submit", {}, follow_redirects=True)
+    assert replay.status_code == 200
+    assert b"already submitted" in replay.data and b"Check the certification" not in replay.data
+    count = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.action == "application.submitted"))
+    assert count == 1
+
+
+def test_an_extension_outlasts_the_program_closing(world, make_client):
+    from grants.applications import services
+    from grants.programs import services as programs
+
+    program = world["program"]
+    extended = factories.make_application(program=program, organization=world["organization"], actor=world["member"])
+    other = factories.make_application(program=program, organization=world["organization"], actor=world["member"])
+    services.grant_extension(actor=world["officer"], application=extended, until=factories.utcnow() + timedelta(days=40), reason="Flooded office")
+    programs.change_program_status(actor=world["officer"], program=program, status="closed")
+    db.session.commit()
+    browser = make_client(world["member"])
+    page = browser.get(f"/applications/{extended.id}/submit").data.decode()
+    assert "not accepting applications" not in page
+    assert browser.post_form(f"/applications/{extended.id}/submit", {"certify": "y"}).status_code == 302
+    refused = browser.post_form(f"/applications/{other.id}/submit", {"certify": "y"})
+    assert b"not accepting applications" in refused.data
+    db.session.refresh(extended)
+    db.session.refresh(other)
+    assert (extended.status, other.status) == ("submitted", "draft")
+
+
+def test_admin_reads_an_application_but_gets_no_officer_actions(world, make_client, admin):
+    application = factories.make_application(program=world["program"], organization=world["organization"], actor=world["member"])
+    db.session.commit()
+    browser = make_client(admin)
+    listing = browser.get(f"/programs/{world['program'].id}/applications").data.decode()
+    assert f'href="/applications/{application.id}"' in listing
+    page = browser.get(f"/applications/{application.id}").data.decode()
+    assert "Library and transit crisis partnership" in page and "Library Partner" in page
+    assert "application.started" in page  # the history, as a program officer sees it
+    for action in ("Program officer actions", "Grant a deadline extension", "Record screening", "Continue editing",
+                   "Review and submit", "Withdraw this application", f"/applications/{application.id}/screen"):
+        assert action not in page, action
+    letter = application.partners[0].commitment_letter
+    download = browser.get(f"/attachments/{letter.id}")
+    assert download.status_code == 200 and download.data == factories.PDF_BYTES
+    assert browser.get(f"/applications/{application.id}/extension").status_code == 403
+    assert browser.get(f"/applications/{application.id}/project").status_code == 403
+
+    # Submitted, it is screened by a program officer only.
+    from grants.applications import services
+
+    services.submit_application(actor=world["member"], application_id=application.id, certified=True)
+    db.session.commit()
+    page = browser.get(f"/applications/{application.id}").data.decode()
+    assert "Submitted" in page and "Record screening" not in page and "Program officer actions" not in page
+    assert browser.post_form(f"/applications/{application.id}/screen", {"decision": "eligible"}).status_code == 403
+    db.session.refresh(application)
+    assert application.status == "submitted"
