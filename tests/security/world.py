@@ -1,7 +1,7 @@
 """One grant round with an object in every state the access rules care about.
 
 Built through the services, as the app would, with distinctive strings so a test can tell when a
-page shows one organization's data to someone who must not see it.
+page shows someone what they must not see: ``never_shown(world)`` lists them for each kind of user.
 """
 
 from __future__ import annotations
@@ -36,6 +36,15 @@ TITLES = (SUBMITTED_TITLE, DRAFT_TITLE, AWARD_TITLE)
 # The organization and its partners, which a reviewer must see to declare a conflict.
 IDENTITY = (LEGAL_NAME, *PARTNER_NAMES)
 SECRETS = (*TITLES, LEGAL_NAME, EIN, *PARTNER_NAMES)
+# The other organization, which has a draft of its own.
+OTHER_LEGAL_NAME = "Elsewhere Response Team"
+OTHER_EIN = "31-0000001"
+OTHER_DRAFT_TITLE = "Brackenfold Outsider Draft Idea"
+# The owning organization's award and payment, as pages show them: for its members and staff only.
+AWARD_CENTS, AWARD_AMOUNT = 4_876_500, "$48,765.00"
+PAYMENT_CENTS, PAYMENT_AMOUNT = 512_300, "$5,123.00"
+# A submitted review of the submitted application; the program does not share comments with applicants.
+REVIEW_REMARK = "Tamarack remark: the staffing plan is thin"
 
 USER_KINDS = (
     "anonymous",    # nobody signed in
@@ -49,8 +58,7 @@ USER_KINDS = (
     "officer",      # program officer
     "admin",
 )
-# Who must never see the owning organization's data.
-KEPT_OUT = ("anonymous", "outsider", "pending", "unassigned", "conflicted")
+REVIEWER_KINDS = ("pending", "cleared", "unassigned", "conflicted")
 
 
 @dataclass
@@ -122,10 +130,11 @@ def build_world() -> World:
         "admin": make(email="admin@state.gov", name="Ada Admin", roles={"admin"}),
     }
     scorer = make(email="scorer@review.org", name="Sam Scorer", roles={"reviewer"})
+    remarker = make(email="remarker@review.org", name="Rhea Remarker", roles={"reviewer"})
     owner = users["owner"]
     organization = factories.make_organization(members=[owner], legal_name=LEGAL_NAME, ein=EIN, county="Kendall")
-    other_organization = factories.make_organization(members=[users["outsider"]], legal_name="Elsewhere Response Team", ein="31-0000001")
-    # Two reviewers per application: the pending and cleared reviewers fill the submitted one, so
+    other_organization = factories.make_organization(members=[users["outsider"]], legal_name=OTHER_LEGAL_NAME, ein=OTHER_EIN)
+    # Two reviewers per application, and the submitted one has more (pending, cleared, remarking), so
     # auto-assignment has nothing to do (and leaves the unassigned reviewer unassigned).
     program = factories.make_program(officer=officer, name="Responder Partnerships Round", code="RPR",
                                      slug="responder-round", reviewers_per_application=2,
@@ -141,6 +150,10 @@ def build_world() -> World:
         "cleared": factories.review(officer=officer, application=submitted, reviewer=users["cleared"], points=None),
         "conflicted": factories.review(officer=officer, application=submitted, reviewer=users["conflicted"], points=None, conflicted=True),
     }
+    remarked = factories.review(officer=officer, application=submitted, reviewer=remarker, points=None)
+    reviews.save_review(actor=remarker, assignment=remarked, points={c.id: c.max_points for c in criteria},
+                        comments={c.id: "" for c in criteria}, overall_comment=REVIEW_REMARK, recommendation="fund")
+    reviews.submit_review(actor=remarker, assignment_id=remarked.id)
 
     awarded = complete_application(program=program, organization=organization, actor=owner, title=AWARD_TITLE,
                                    partners=[("faith_based", PARTNER_NAMES[2])])
@@ -149,14 +162,16 @@ def build_world() -> World:
     # A submitted review freezes the rubric, so rubric POSTs below are refused rather than applied.
     assignments["scored"] = factories.review(officer=officer, application=awarded, reviewer=scorer, points=[8, 15, 25])
     reviews.decide(actor=officer, application_id=awarded.id, outcome="approved", approved_cents=None, rationale="Strong")
-    award = awards.create_award(actor=officer, application_id=awarded.id, amount_cents=None,
+    award = awards.create_award(actor=officer, application_id=awarded.id, amount_cents=AWARD_CENTS,
                                 start_date=date(2027, 1, 1), end_date=date(2027, 12, 31), conditions="")
     awards.activate_award(actor=officer, award_id=award.id, signed_on=date(2026, 11, 1))
-    payment = awards.request_payment(actor=owner, award_id=award.id, amount_cents=500_000, period_start=None,
+    payment = awards.request_payment(actor=owner, award_id=award.id, amount_cents=PAYMENT_CENTS, period_start=None,
                                      period_end=None, description="Counselor salaries", documentation=factories.pdf_upload("invoice.pdf"))
 
     draft = complete_application(program=program, organization=organization, actor=owner, title=DRAFT_TITLE,
                                  partners=[("library", PARTNER_NAMES[0])])
+    complete_application(program=program, organization=other_organization, actor=users["outsider"], title=OTHER_DRAFT_TITLE,
+                         partners=[("transit", "Elsewhere Transit")], attachment=False)
 
     accounts.invite_member(actor=owner, organization=organization, email="invitee@nowhere.org")
     db.session.flush()
@@ -173,6 +188,36 @@ def build_world() -> World:
         submitted_attachment=next(a for a in submitted.attachments if a.partner_id is None),
         reset_token=accounts.password_reset_token(owner), invitation_token=invitation_token,
     )
+
+
+def never_shown(world: World) -> dict[str, tuple[str, ...]]:
+    """For each kind of user, the strings that must never appear in any response to them.
+
+    A reviewer's own assignment may show the applicant's identity before the declaration (see the
+    matrix's SHOWS_IDENTITY_TO_DECLARE); the cleared reviewer reads the submitted application, so
+    its title, organization and partners are theirs to see, but nothing else of the organization.
+    """
+    other = (OTHER_LEGAL_NAME, OTHER_EIN, OTHER_DRAFT_TITLE)
+    award_figures = (world.award.award_number, AWARD_AMOUNT, PAYMENT_AMOUNT)
+    reviewer_names = {kind: world.users[kind].name for kind in REVIEWER_KINDS} | {"scorer": "Sam Scorer", "remarker": "Rhea Remarker"}
+    # Other reviewers' names and comments (the decision is for staff; comments are not shared here).
+    reviews_of_others = {kind: (*(name for who, name in reviewer_names.items() if who != kind), REVIEW_REMARK)
+                         for kind in USER_KINDS}
+    # No page ever shows a password hash, to anyone.
+    hashes = tuple(user.password_hash for user in world.users.values() if user is not None)
+    not_for_cleared = (DRAFT_TITLE, AWARD_TITLE, PARTNER_NAMES[2])  # the owner's other applications
+    return {
+        "anonymous": (*hashes, *SECRETS, *other, *award_figures, *reviews_of_others["anonymous"]),
+        "owner": (*hashes, *other, *reviews_of_others["owner"]),
+        "outsider": (*hashes, *SECRETS, *award_figures, *reviews_of_others["outsider"]),
+        "pending": (*hashes, *SECRETS, *other, *award_figures, *reviews_of_others["pending"]),
+        "cleared": (*hashes, *not_for_cleared, *other, *award_figures, *reviews_of_others["cleared"]),
+        "unassigned": (*hashes, *SECRETS, *other, *award_figures, *reviews_of_others["unassigned"]),
+        "conflicted": (*hashes, *SECRETS, *other, *award_figures, *reviews_of_others["conflicted"]),
+        "finance": hashes,
+        "officer": hashes,
+        "admin": hashes,
+    }
 
 
 def fresh_draft_partner(world: World) -> int:
