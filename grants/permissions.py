@@ -39,8 +39,12 @@ def login_required(view):
     return _mark(wrapped, "authenticated")
 
 
-def roles_required(*roles: str):
-    """A signed-in user holding at least one of ``roles``; others get 403."""
+def roles_required(*roles: str, refuse_with: int = 403):
+    """A signed-in user holding at least one of ``roles``; others get 403.
+
+    ``refuse_with=404`` for pages about one object whose existence is itself not everyone's to know
+    (an application's scores): the refusal then looks the same as a missing object.
+    """
 
     def decorator(view):
         @wraps(view)
@@ -48,7 +52,7 @@ def roles_required(*roles: str):
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not current_user.has_role(*roles):
-                abort(403)
+                abort(refuse_with)
             return view(*args, **kwargs)
 
         return _mark(wrapped, "roles:" + ",".join(sorted(roles)))

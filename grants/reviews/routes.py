@@ -301,7 +301,7 @@ def ranking(program_id: int):
 
 
 @bp.route("/applications/<int:application_id>/reviews")
-@roles_required(PROGRAM_OFFICER, ADMIN)
+@roles_required(PROGRAM_OFFICER, ADMIN, refuse_with=404)  # the scores are the application's content
 def summary(application_id: int):
     application = db.get_or_404(Application, application_id)
     assignments = db.session.scalars(
