@@ -221,11 +221,25 @@ def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
 
     Raises DomainError for a submitted review, or for a conflict declaration, which stays on record.
     """
+    application = lock_row(Application, assignment.application_id)  # as assigning does: no race with a replacement
+    assignment = lock_row(ReviewAssignment, assignment.id)  # its reviewer may have just submitted
+    if assignment is None:
+        raise DomainError("This assignment no longer exists.")
     _check_removable(assignment)
-    application = assignment.application
-    record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": assignment.reviewer.email})
+    reviewer = assignment.reviewer
+    record_event(actor, "review.unassigned", application, {"assignment": assignment.id, "reviewer": reviewer.email})
     db.session.delete(assignment)
     db.session.flush()
+    _tell_unassigned(reviewer, application)
+
+
+def _tell_unassigned(reviewer: User, application: Application) -> None:
+    queue_message(
+        to=reviewer.email,
+        subject=f"Review no longer needed: {application.reference}",
+        body=(f"You no longer need to review application {application.reference} for {application.program.name}; "
+              "the program officer has taken it off your list. Any scores you had saved for it were discarded."),
+    )
 
 
 def _check_removable(assignment: ReviewAssignment) -> None:
@@ -273,6 +287,7 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
     if not kept:
         db.session.delete(assignment)
         db.session.flush()
+        _tell_unassigned(outgoing, application)
     replacement = _create_assignment(actor=actor, application=application, reviewer=reviewer)
     record_event(actor, "review.replaced", application, {
         "assignment": {"before": assignment_id, "after": replacement.id},

@@ -215,6 +215,24 @@ def test_a_conflict_declaration_stays_on_record_and_the_reviewer_is_not_assigned
     assert [(a.id, a.coi_status) for a in mine] == [(conflicted.id, "conflicted")]
 
 
+def test_removing_an_assignment_tells_the_reviewer_and_refuses_a_submitted_review(world, make_client):
+    r1, r2, _ = world["reviewers"]
+    pending = _assign(world, r1)
+    submitted = factories.review(officer=world["officer"], application=world["application"], reviewer=r2, points=[10, 20, 30])
+    db.session.commit()
+    pending_id = pending.id
+    officer = make_client(world["officer"])
+    page = officer.post_form(f"/reviews/{pending_id}/remove", follow_redirects=True).get_data(as_text=True)
+    assert "Assignment removed." in page
+    assert db.session.get(ReviewAssignment, pending_id) is None
+    told = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "r1@state.gov",
+                                                            OutboxMessage.subject.contains("no longer needed"))).one()
+    assert world["application"].reference in told.subject
+    refused = officer.post_form(f"/reviews/{submitted.id}/remove", follow_redirects=True).get_data(as_text=True)
+    assert "A submitted review cannot be removed" in refused
+    assert db.session.get(ReviewAssignment, submitted.id) is not None
+
+
 def test_officer_replaces_a_reviewer_who_has_not_submitted_and_assigns_another_beside_a_recused_one(world, make_client):
     officer, program, application = world["officer"], world["program"], world["application"]
     r1, r2, r3 = world["reviewers"]
@@ -250,6 +268,9 @@ def test_officer_replaces_a_reviewer_who_has_not_submitted_and_assigns_another_b
     assert make_client(r1).get(f"/reviews/{drafting_id}").status_code == 404
     notice = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "r3@state.gov")).one()
     assert application.reference in notice.subject
+    told = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "r1@state.gov",
+                                                            OutboxMessage.subject.contains("no longer needed"))).one()
+    assert application.reference in told.subject and "scores you had saved" in told.body
     event = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "review.replaced")).one()
     assert event.changes["reviewer"] == {"before": "r1@state.gov", "after": "r3@state.gov"}
     assert event.changes["previous_kept"] is False and event.changes["previous_status"] == "in_progress"
