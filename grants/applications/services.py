@@ -427,11 +427,18 @@ def screen_application(*, actor: User, application: Application, eligible: bool,
 
 
 def grant_extension(*, actor: User, application: Application, until: datetime, reason: str) -> None:
-    """Let one draft be submitted until ``until`` (audited)."""
+    """Let one draft be submitted until ``until`` (audited). Locks the application: a submission
+    or another extension racing this one waits."""
+    application = lock_row(Application, application.id)
     if application.status != DRAFT:
         raise DomainError("Only a draft can be given a deadline extension.")
+    if application.program.status not in (PUBLISHED, CLOSED):
+        raise DomainError(f"{application.program.name} is {application.program.status}; an extension applies only while "
+                          "the program is published or closed.")
     if until <= application.program.closes_at:
         raise DomainError("An extension must end after the program's closing time.", "until")
+    if until <= utcnow():
+        raise DomainError("An extension must end in the future.", "until")
     if not reason.strip():
         raise DomainError("Give the reason for the extension.", "reason")
     before = {"extension_until": application.extension_until, "extension_reason": application.extension_reason}

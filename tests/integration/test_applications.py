@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from grants.applications.models import Application, Attachment
 from grants.audit.models import AuditEvent
+from grants.clock import to_local
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from tests import factories
@@ -426,6 +427,30 @@ def test_an_extension_outlasts_the_program_closing(world, make_client):
     db.session.refresh(extended)
     db.session.refresh(other)
     assert (extended.status, other.status) == ("submitted", "draft")
+
+
+def test_an_extension_must_end_in_the_future_and_not_on_an_archived_program(world, make_client):
+    from grants.programs import services as programs
+
+    def local(instant):
+        return to_local(instant).strftime("%Y-%m-%dT%H:%M")
+
+    program = world["program"]
+    draft = factories.make_application(program=program, organization=world["organization"], actor=world["member"])
+    program.closes_at = factories.utcnow() - timedelta(days=10)
+    db.session.commit()
+    officer = make_client(world["officer"])
+    past = factories.utcnow() - timedelta(days=2)
+    response = officer.post_form(f"/applications/{draft.id}/extension", {"until": local(past), "reason": "Flooded office"})
+    assert response.status_code == 200 and b"An extension must end in the future." in response.data
+    programs.change_program_status(actor=world["officer"], program=program, status="closed")
+    programs.change_program_status(actor=world["officer"], program=program, status="archived")
+    db.session.commit()
+    response = officer.post_form(f"/applications/{draft.id}/extension",
+                                 {"until": local(factories.utcnow() + timedelta(days=5)), "reason": "Flooded office"}, follow_redirects=True)
+    assert b"an extension applies only while the program is published or closed" in response.data
+    db.session.refresh(draft)
+    assert draft.extension_until is None
 
 
 def test_admin_reads_an_application_but_gets_no_officer_actions(world, make_client, admin):
