@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import flash, request
@@ -16,8 +17,14 @@ from grants.errors import DomainError
 from grants.money import MoneyError, money_input_value, parse_money
 
 
+# Control characters nobody types on purpose (pasted from other programs): kept out of the
+# database, where they would break spreadsheets and separators. Tab, line feed and carriage
+# return stay; NUL is refused before any form is read (grants/__init__.py).
+_CONTROL_CHARACTERS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class GrantsForm(FlaskForm):
-    """The base of every form: an uploaded file reaches only a file field.
+    """The base of every form: typed text without control characters; a file only in a file field.
 
     Flask-WTF merges ``request.files`` into the form data, so a file part named like a text field
     would reach that field as a FileStorage and break its validators (a 500, not a message).
@@ -26,11 +33,14 @@ class GrantsForm(FlaskForm):
     class Meta(FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
             data = super().wrap_formdata(form, formdata)
+            if data is not request.form and not (isinstance(data, CombinedMultiDict) and any(d is request.form for d in data.dicts)):
+                return data  # formdata given by the caller, or none (a GET)
+            text = MultiDict([(key, _CONTROL_CHARACTERS.sub("", value)) for key, value in request.form.items(multi=True)])
             if not isinstance(data, CombinedMultiDict) or not request.files:
-                return data
+                return text
             file_fields = {field.name for field in form if isinstance(field, FileField)}
             files = MultiDict([(key, value) for key, value in request.files.items(multi=True) if key in file_fields])
-            return CombinedMultiDict([files, request.form])
+            return CombinedMultiDict([files, text])
 
 
 class MoneyField(StringField):

@@ -171,6 +171,22 @@ def test_applicant_registers_an_organization_and_becomes_a_member(make_client):
     assert db.session.scalar(sa.select(Membership).where(Membership.organization_id == organization.id)).user_id == user.id
 
 
+def test_control_characters_pasted_into_a_form_are_not_stored_but_tabs_and_line_breaks_are(make_client, applicant):
+    browser = make_client(applicant)
+    response = browser.post_form("/organizations/new", {**ORG, "legal_name": "Lakeside\x0bCrisis\x1b Response\x7f",
+                                                        "address_line1": "9 Shore\x1fRd"})
+    assert response.status_code == 302
+    organization = db.session.scalar(sa.select(Organization).where(Organization.ein == "12-3456789"))
+    assert (organization.legal_name, organization.address_line1) == ("LakesideCrisis Response", "9 ShoreRd")
+    application = factories.make_application(program=factories.make_program(), organization=organization, actor=applicant)
+    db.session.commit()
+    browser.post_form(f"/applications/{application.id}/project", {
+        "title": "Library\tresponders", "summary": "Line one\r\nLine two\x0c", "need": "n", "approach": "a",
+        "counties_served": "Lake", "awareness_component": "", "awareness_plan": "", "expected_outcomes": "", "action": "save"})
+    db.session.refresh(application)
+    assert application.summary.replace("\r\n", "\n") == "Line one\nLine two"
+
+
 def test_wrong_ein_and_uei_formats_are_explained(make_client, applicant):
     browser = make_client(applicant)
     response = browser.post_form("/organizations/new", {**ORG, "ein": "123456789", "uei": "SHORT"})
