@@ -394,7 +394,7 @@ def surge(database: str, url: str, args, secret_key: str) -> Result:
         not_submitted = {i for i in ids if outcome["statuses"].get(i) != "submitted"}
         result.lost = sorted(not_submitted | failed)
         result.doubles = sorted(i for i, n in outcome["submitted_events"].items() if n > 1)
-        result.audit_verify = flask(["grants", "audit-verify"], env).strip().splitlines()[-1]
+        result.audit_verify = flask(["grants", "audit-verify"], env).strip().splitlines()[0]
         if result.tracebacks_in_log:
             first = log.index("Traceback (most recent call last)")
             print(f"[{database}] first traceback in the server log:\n{log[first:first + 3000]}")
