@@ -513,7 +513,8 @@ def finance_summary():
     rows = services.program_figures(program_ids)
     totals = {
         "budget": sum(r.budget_cents for r in rows), "awarded": sum(r.awarded_cents for r in rows),
-        "paid": sum(r.paid_cents for r in rows), "pending": sum(r.pending_cents for r in rows),
+        "paid": sum(r.paid_cents for r in rows), "awaiting_approval": sum(r.awaiting_approval_cents for r in rows),
+        "approved_unpaid": sum(r.approved_unpaid_cents for r in rows),
         "approved": sum(r.approved_not_awarded_cents for r in rows),
         "remaining": sum(r.remaining_cents for r in rows),
     }

@@ -601,6 +601,12 @@ class ProgramFigures:
     paid_cents: int
     pending_cents: int
     approved_not_awarded_cents: int = 0
+    awaiting_approval_cents: int = 0  # the part of pending still only requested
+
+    @property
+    def approved_unpaid_cents(self) -> int:
+        """The part of pending that finance approved and has not paid yet."""
+        return self.pending_cents - self.awaiting_approval_cents
 
     @property
     def remaining_cents(self) -> int:
@@ -617,11 +623,13 @@ def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures
             Award.program_id,
             sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)).label("paid"),
             sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)).label("pending"),
+            sa.func.sum(sa.case((Disbursement.status == REQUESTED, Disbursement.amount_cents), else_=0)).label("requested"),
         ).join(Disbursement, Disbursement.award_id == Award.id).group_by(Award.program_id).subquery()
     )
     stmt = (
         sa.select(Program.id, Program.name, Program.fiscal_year, Program.total_budget_cents,
-                  sa.func.coalesce(awarded.c.awarded, 0), sa.func.coalesce(payments.c.paid, 0), sa.func.coalesce(payments.c.pending, 0))
+                  sa.func.coalesce(awarded.c.awarded, 0), sa.func.coalesce(payments.c.paid, 0), sa.func.coalesce(payments.c.pending, 0),
+                  sa.func.coalesce(payments.c.requested, 0))
         .outerjoin(awarded, awarded.c.program_id == Program.id)
         .outerjoin(payments, payments.c.program_id == Program.id)
         .order_by(Program.fiscal_year.desc(), Program.name)
@@ -631,7 +639,7 @@ def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures
     stmt = stmt.add_columns(sa.func.coalesce(approved.c.approved, 0)).outerjoin(approved, approved.c.program_id == Program.id)
     if program_ids is not None:
         stmt = stmt.where(Program.id.in_(program_ids))
-    return [ProgramFigures(pid, name, fy, int(budget), int(a), int(p), int(pe), int(ap))
-            for pid, name, fy, budget, a, p, pe, ap in db.session.execute(stmt)]
+    return [ProgramFigures(pid, name, fy, int(budget), int(a), int(p), int(pe), int(ap), int(rq))
+            for pid, name, fy, budget, a, p, pe, rq, ap in db.session.execute(stmt)]
 
 

@@ -79,7 +79,8 @@ def _cents(cell: str) -> int:
 
 
 def _finance_rows(response) -> tuple[dict[int, list[int]], list[int]]:
-    """The finance summary's cells in cents: {program id: [budget, awarded, approved, paid, pending, remaining]} and the totals."""
+    """The finance summary's cells in cents and the totals:
+    {program id: [budget, awarded, approved, paid, awaiting approval, approved unpaid, remaining]}."""
     html = _text(response)
     money_cells = r'<td class="money">(.*?)</td>'
     rows = {
@@ -132,7 +133,7 @@ def test_award_made_amended_paid_reported_and_closed_out(world, make_client):
     db.session.refresh(award)
     assert award.amount_cents == 6_000_000 and [a.number for a in award.amendments] == [1]
     rows, _ = _finance_rows(officer.get("/finance"))
-    assert rows[program.id] == [BUDGET, 6_000_000, 0, 0, 0, BUDGET - 6_000_000]
+    assert rows[program.id] == [BUDGET, 6_000_000, 0, 0, 0, 0, BUDGET - 6_000_000]
 
     # The grantee asks for $20,000 with an invoice; finance approves and pays it.
     response = grantee.post_form(f"/awards/{award.id}/payments/request", {
@@ -235,7 +236,7 @@ def test_award_made_amended_paid_reported_and_closed_out(world, make_client):
     assert award.status == "closed" and award.amount_cents == 3_500_000
     assert (closeout.is_closeout, closeout.amount_delta_cents) == (True, -2_000_000)
     rows, totals = _finance_rows(finance.get("/finance"))
-    assert rows[program.id] == [BUDGET, 3_500_000, 0, 3_500_000, 0, BUDGET - 3_500_000]
+    assert rows[program.id] == [BUDGET, 3_500_000, 0, 3_500_000, 0, 0, BUDGET - 3_500_000]
     assert totals == rows[program.id]
 
 
@@ -318,6 +319,8 @@ def test_finance_summary_totals_are_the_sum_of_the_rows(world, make_client):
     awards.approve_payment(actor=world["finance"], disbursement_id=paid.id)
     awards.mark_paid(actor=world["finance"], disbursement_id=paid.id, paid_on=agency_today(), payment_reference="V-1")
     _request(world, award, 700_000)
+    approved = _request(world, award, 200_000)
+    awards.approve_payment(actor=world["finance"], disbursement_id=approved.id)
     other_program = factories.make_program(officer=world["officer"], code="AWR", fiscal_year=2026, total_budget_cents=12_345_678, award_ceiling_cents=10_000_000)
     _make_award(world, program=other_program)
     factories.make_program(officer=world["officer"], code="EMP", fiscal_year=2027, total_budget_cents=5_000_000, award_ceiling_cents=5_000_000)
@@ -327,7 +330,7 @@ def test_finance_summary_totals_are_the_sum_of_the_rows(world, make_client):
         assert len(rows) == 3
         assert totals == [sum(column) for column in zip(*rows.values())]
         approved_only = world["application"].approved_cents
-        assert rows[world["program"].id] == [BUDGET, REQUESTED, approved_only, 1_500_000, 700_000, BUDGET - REQUESTED - approved_only]
+        assert rows[world["program"].id] == [BUDGET, REQUESTED, approved_only, 1_500_000, 700_000, 200_000, BUDGET - REQUESTED - approved_only]
     rows, totals = _finance_rows(make_client(world["finance"]).get("/finance?fiscal_year=2026"))
     assert list(rows) == [other_program.id] and totals == rows[other_program.id]
 

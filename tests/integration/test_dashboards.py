@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from grants.applications import services as applications
-from grants.awards.models import Award, ProgressReport
+from grants.awards.models import Award, Disbursement, ProgressReport
 from grants.awards import services as awards
 from grants.clock import format_instant, to_local
 from grants.dashboard import services as dashboard
@@ -155,7 +155,11 @@ def test_program_dashboard_figures_equal_program_figures_the_finance_summary_and
     row = re.search(rf'<tr data-program="{program.id}">(.*?)</tr>', summary, re.S).group(1)
     money = [cents(_plain(c)) for c in re.findall(r'<td class="money">(.*?)</td>', row, re.S)]
     assert money == [budget["Total budget"], budget["Awarded"], budget["Approved, not yet awarded"], budget["Disbursed (paid)"],
-                     budget["Pending approval or payment"], budget["Remaining"]]
+                     expected.awaiting_approval_cents, expected.approved_unpaid_cents, budget["Remaining"]]
+    assert money[4] + money[5] == budget["Pending approval or payment"]
+    requested = db.session.scalar(sa.select(sa.func.sum(Disbursement.amount_cents)).join(Award)
+                                  .where(Award.program_id == program.id, Disbursement.status == "requested"))
+    assert money[4] == requested
 
     # The ledger's Current amount and Disbursed columns add up to the same awarded and paid.
     target = io.BytesIO()
