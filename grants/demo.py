@@ -16,6 +16,7 @@ from werkzeug.datastructures import FileStorage
 from grants.accounts.models import ADMIN, APPLICANT, FINANCE, PROGRAM_OFFICER, REVIEWER, Membership, User
 from grants.accounts.services import create_organization, create_staff_user
 from grants.applications import services as applications
+from grants.clock import agency_today
 from grants.db import utcnow
 from grants.extensions import db
 from grants.programs import services as programs
@@ -322,7 +323,7 @@ def _awarded_round(rng, users, organizations, officer) -> None:
         made.append((application, actor))
     programs.change_program_status(actor=officer, program=program, status="closed")
 
-    today = utcnow().date()
+    today = agency_today()
     start = date(today.year - 1, today.month, 1)
     end = date(start.year + 2, start.month, 1) - timedelta(days=1)
     metrics = {"people_served": 140, "calls_answered": 410, "referrals": 55, "awareness_events": 4, "partner_meetings": 9}

@@ -43,6 +43,7 @@ from grants.awards.models import (
     ProgressReport,
 )
 from grants.awards.services import REPORT_GRACE_DAYS, _add_months, report_periods
+from grants.clock import to_local
 from grants.db import utcnow
 from grants.extensions import db
 from grants.programs import services as programs
@@ -203,7 +204,7 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
         raise ScaleError(f"The scale program (code {CODE}) is already in this database; --scale loads it once.")
     finance = finance or officer
     now = utcnow().replace(minute=0, second=0, microsecond=0)
-    today = now.date()
+    today = to_local(now).date()  # the agency's date, as the services judge 'today'
     counts = ScaleCounts()
 
     # Plan everything in memory from the seed, then write it in bulk. ---------------------------

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from grants.applications.models import Application, Attachment
 from grants.awards import services as awards
 from grants.awards.models import Amendment, Award, Disbursement
-from grants.db import utcnow
 from grants.extensions import db
 from grants.money import parse_money
 from grants.reviews import services as reviews
@@ -51,7 +50,7 @@ def _make_award(world, *, program=None, organization=None, member=None, start=da
     officer = world["officer"]
     application = _approved_application(officer, program or world["program"], organization or world["organization"], member or world["member"])
     award = awards.create_award(actor=officer, application_id=application.id, amount_cents=None, start_date=start, end_date=end, conditions="")
-    awards.activate_award(actor=officer, award_id=award.id, signed_on=utcnow().date())
+    awards.activate_award(actor=officer, award_id=award.id, signed_on=agency_today())
     db.session.commit()
     return award
 
@@ -121,7 +120,7 @@ def test_award_made_amended_paid_reported_and_closed_out(world, make_client):
     assert len(award.reports) == 4 and award.reports[-1].is_final
 
     # Activation records the signed date.
-    signed = utcnow().date().isoformat()
+    signed = agency_today().isoformat()
     assert officer.post_form(f"/awards/{award.id}/activate", {"signed_on": signed}).status_code == 302
     db.session.refresh(award)
     assert award.status == "active" and award.agreement_signed_on.isoformat() == signed

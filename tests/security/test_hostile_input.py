@@ -31,7 +31,7 @@ from grants.applications import services as applications
 from grants.applications.models import Application, Attachment, Partner
 from grants.awards import services as awards
 from grants.awards.models import Award, Disbursement
-from grants.clock import to_local
+from grants.clock import agency_today, to_local
 from grants.db import utcnow
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
@@ -323,7 +323,7 @@ FORMS = [
          flashes=True),
     # Awards and payments
     Form("activate award", "awards.activate", "officer", lambda w, x: f"/awards/{x['award'].id}/activate",
-         lambda w, x: {"signed_on": utcnow().date().isoformat()}, setup=_pending_award, fresh=_pending_award),
+         lambda w, x: {"signed_on": agency_today().isoformat()}, setup=_pending_award, fresh=_pending_award),
     Form("award creation", "awards.create_award", "officer", lambda w, x: f"/applications/{x['application'].id}/award",
          lambda w, x: {"amount": "45,000", "start_date": "2027-01-01", "end_date": "2027-12-31", "conditions": "Quarterly calls"},
          setup=_approved, fresh=_approved),
@@ -337,14 +337,14 @@ FORMS = [
                        "documentation": PDF},
          multipart=True, file_fields=("documentation",)),
     Form("record payment", "awards.record_payment", "finance", lambda w, x: f"/awards/{w.award.id}/payments/record",
-         lambda w, x: {"amount": "1,000", "paid_on": utcnow().date().isoformat(), "payment_reference": "V-1001", "description": "Q1"}),
+         lambda w, x: {"amount": "1,000", "paid_on": agency_today().isoformat(), "payment_reference": "V-1001", "description": "Q1"}),
     Form("approve payment", "awards.approve_payment", "finance", lambda w, x: f"/payments/{w.payment.id}/approve",
          lambda w, x: {"comment": "OK", "next": "award"}, flashes=True),
     Form("reject payment", "awards.reject_payment", "finance", lambda w, x: f"/payments/{x['payment'].id}/reject",
          lambda w, x: {"comment": "The invoice is missing", "next": "award"},
          setup=_requested_payment, fresh=_requested_payment, flashes=True),
     Form("mark paid", "awards.mark_paid", "finance", lambda w, x: f"/payments/{x['payment'].id}/paid",
-         lambda w, x: {"paid_on": utcnow().date().isoformat(), "payment_reference": "CHK-1", "next": ""},
+         lambda w, x: {"paid_on": agency_today().isoformat(), "payment_reference": "CHK-1", "next": ""},
          setup=_approved_payment, fresh=_approved_payment, flashes=True),
     Form("void payment", "awards.void_payment", "finance", lambda w, x: f"/payments/{w.payment.id}/void",
          lambda w, x: {"reason": "Duplicate", "next": "award"}, flashes=True),
@@ -710,10 +710,10 @@ def _through_the_forms(make_client, text: str, *, criterion_name: str = "Partner
     _ok(po.post_form(f"/applications/{application.id}/award",
                      {"amount": "40,000", "start_date": "2027-01-01", "end_date": "2027-12-31", "conditions": text}), "award")
     award = db.session.get(Award, _new_id(Award))
-    _ok(po.post_form(f"/awards/{award.id}/activate", {"signed_on": utcnow().date().isoformat()}), "activate")
+    _ok(po.post_form(f"/awards/{award.id}/activate", {"signed_on": agency_today().isoformat()}), "activate")
     _ok(grantee.post_form(f"/awards/{award.id}/payments/request", {"amount": "1,000", "description": text}), "payment request")
     _ok(fin.post_form(f"/awards/{award.id}/payments/record", {
-        "amount": "2,000", "paid_on": utcnow().date().isoformat(), "payment_reference": text, "description": text}), "record payment")
+        "amount": "2,000", "paid_on": agency_today().isoformat(), "payment_reference": text, "description": text}), "record payment")
     _ok(po.post_form(f"/awards/{award.id}/amend", {"direction": "increase", "amount_delta": "500", "reason": text}), "amend")
     return {"program": program, "finance": fin, "officer": po}
 
