@@ -11,7 +11,7 @@ from grants.db import page_number, paginate
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
-from grants.permissions import roles_required
+from grants.permissions import declared_conflict, roles_required
 from grants.programs.models import Program
 from grants.reviews import bp, services
 from grants.reviews.forms import (
@@ -199,9 +199,13 @@ def assign(program_id: int):
                 flash(message, "error")
         return redirect(url_for("reviews.manage", program_id=program.id))
     created, refused = 0, []
-    # Applications in id order: each assignment locks its application, and auto-assign (or another
-    # officer assigning an overlapping set) takes the same locks in id order, so neither deadlocks.
-    for application_id in sorted(set(form.application_ids.data)):
+    # Every chosen application is locked, in id order, before the first assignment writes its audit
+    # event: the audit chain's lock is held to the commit, and taking a row lock after it could
+    # deadlock with a decision on that application waiting for the chain. Auto-assign (or another
+    # officer assigning an overlapping set) takes the same locks in the same order.
+    chosen = sorted(set(form.application_ids.data))
+    db.session.scalars(sa.select(Application.id).where(Application.id.in_(chosen)).order_by(Application.id).with_for_update()).all()
+    for application_id in chosen:
         for reviewer_id in form.reviewer_ids.data:
             try:
                 with db.session.begin_nested():
@@ -304,6 +308,8 @@ def ranking(program_id: int):
 @roles_required(PROGRAM_OFFICER, ADMIN, refuse_with=404)  # the scores are the application's content
 def summary(application_id: int):
     application = db.get_or_404(Application, application_id)
+    if declared_conflict(current_user, application.id):
+        abort(404)  # an officer who is also a recused reviewer does not read the scores either
     assignments = db.session.scalars(
         sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
         .options(joinedload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.scores))

@@ -199,6 +199,7 @@ def test_a_second_reviewer_reads_the_proposal_but_not_the_decision_or_the_other_
     page = make_client(r2).get(f"/applications/{application.id}").data.decode()
     assert application.title in page
     assert "Waiting on the county" not in page and "Comment on Criterion 1" not in page and "Reviewers' comments" not in page
+    assert "Waitlisted" not in page  # not even the status
     applicant_page = make_client(world["member"]).get(f"/applications/{application.id}").data.decode()
     assert "Waiting on the county" in applicant_page and "Comment on Criterion 1" in applicant_page
 
@@ -464,3 +465,66 @@ def test_officers_assigning_overlapping_applications_by_hand_at_once_do_not_dead
     pairs = db.session.execute(sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id)).all()
     assert sorted(pairs) == expected
 
+
+
+def test_assigning_by_hand_while_an_officer_decides_one_of_the_applications_does_not_deadlock(world, app, make_client):
+    """Each assignment writes an audit event, and the audit chain's lock is held to the commit; a
+    decision holds its application and then waits for that chain. The hand assignment must lock
+    every chosen application before its first event, or the two wait on each other (PostgreSQL)."""
+    officer, program, member = world["officer"], world["program"], world["member"]
+    first = world["application"]
+    second = factories.make_eligible_application(program=program, organization=first.organization, actor=member, officer=officer)
+    factories.review(officer=officer, application=second, reviewer=world["reviewers"][2], points=[10, 20, 30])
+    db.session.commit()
+    officer_id, first_id, second_id = officer.id, first.id, second.id  # no test object is touched from the threads
+    browser = make_client(officer)
+    url = f"/programs/{program.id}/reviews/assign"
+    reviewer_ids = [str(world["reviewers"][0].id)]
+
+    def assign():
+        response = browser.post_form(url, {"application_ids": [str(first_id), str(second_id)], "reviewer_ids": reviewer_ids})
+        assert response.status_code == 302, response.status_code
+
+    def decide():
+        lock_row(Application, second_id)  # the decision holds its application a moment before writing
+        time.sleep(0.4)
+        reviews.decide(actor=db.session.get(User, officer_id), application_id=second_id, outcome="waitlisted",
+                       approved_cents=None, rationale="Waiting on the county")
+
+    outcomes, errors = race(app, [assign, decide])
+    assert errors == [] and outcomes.count("ok") >= 1, (outcomes, errors)
+
+
+def test_a_declared_conflict_outweighs_every_other_role(world, make_client):
+    """An officer or admin who is also a reviewer and declared a conflict reads neither the content nor the scores."""
+    officer_reviewer = factories.make_user(email="po-rev@state.gov", roles={"program_officer", "reviewer", "admin"})
+    application = world["application"]
+    factories.review(officer=world["officer"], application=application, reviewer=world["reviewers"][0], points=[10, 20, 30])
+    db.session.commit()
+    browser = make_client(officer_reviewer)
+    assert browser.get(f"/applications/{application.id}").status_code == 200
+    factories.review(officer=world["officer"], application=application, reviewer=officer_reviewer, points=None, conflicted=True)
+    db.session.commit()
+    for url in (f"/applications/{application.id}", f"/applications/{application.id}/reviews",
+                f"/attachments/{application.attachments[0].id}"):
+        assert browser.get(url).status_code == 404, url
+
+
+def test_another_reviewer_beside_a_recused_one_only_up_to_the_programs_number(world, make_client):
+    r1, r2, r3 = world["reviewers"]  # the program asks for 2 reviewers per application
+    recused = factories.review(officer=world["officer"], application=world["application"], reviewer=r1, points=None, conflicted=True)
+    _assign(world, r2)
+    db.session.commit()
+    officer = make_client(world["officer"])
+    manage = officer.get(f"/programs/{world['program'].id}/reviews").get_data(as_text=True)
+    assert f'href="/reviews/{recused.id}/replace">Assign another reviewer' in manage
+    officer.post_form(f"/reviews/{recused.id}/replace", {"reviewer_id": str(r3.id)})
+    manage = officer.get(f"/programs/{world['program'].id}/reviews").get_data(as_text=True)
+    assert f'href="/reviews/{recused.id}/replace"' not in manage
+    r4 = factories.make_user(email="r4@state.gov", name="Rui Four", roles={"reviewer"})
+    db.session.commit()
+    refused = officer.post_form(f"/reviews/{recused.id}/replace", {"reviewer_id": str(r4.id)}, follow_redirects=True).get_data(as_text=True)
+    assert "already has 2 reviewer(s) besides the recused one" in refused
+    active = db.session.scalar(sa.select(sa.func.count(ReviewAssignment.id)).where(
+        ReviewAssignment.application_id == world["application"].id, ReviewAssignment.status != "recused"))
+    assert active == 2
