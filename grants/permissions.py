@@ -91,11 +91,25 @@ def can_view_application(user: User, application) -> bool:
     """
     if not user.is_authenticated:
         return False
+    if user.has_role(REVIEWER) and declared_conflict(user, application.id):
+        return False  # invariant 4: a declared conflict outweighs every other role the person holds
     if user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN):
         return True
     if is_member(user, application.organization_id):
         return True
     return user.has_role(REVIEWER) and reviewer_may_see(user, application.id)
+
+
+def declared_conflict(user: User, application_id: int) -> bool:
+    from grants.reviews.models import COI_CONFLICTED, ReviewAssignment
+
+    return db.session.scalar(
+        sa.select(ReviewAssignment.id).where(
+            ReviewAssignment.application_id == application_id,
+            ReviewAssignment.reviewer_id == user.id,
+            ReviewAssignment.coi_status == COI_CONFLICTED,
+        ).limit(1)
+    ) is not None
 
 
 def reviewer_may_see(user: User, application_id: int) -> bool:

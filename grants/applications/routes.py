@@ -142,7 +142,7 @@ def view(application_id: int):
         gaps=services.completeness(application) if application.is_draft else [],
         can_withdraw=application.status in WITHDRAWABLE and member,
         decision=current_decision(application) if sees_outcome else None,
-        comments=shared_comments(application) if sees_outcome else [],
+        comments=shared_comments(application) if sees_outcome else [], sees_outcome=sees_outcome,
     )
 
 

@@ -159,18 +159,20 @@ def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) 
     hashes, so ``anchor`` (a head recorded earlier, outside the database) must still be in the
     chain with the same hash.
     """
+    # The head is read first and the walk stops at it: on PostgreSQL every query sees the latest
+    # commits, and events appended while the walk runs must not look like a removed tail. Appends
+    # are serialized, so every event up to the head read here is already committed.
+    head = db.session.execute(sa.select(AuditHead.event_id, AuditHead.hash).where(AuditHead.id == 1)).first()
     expected_prev = GENESIS_HASH
     count = 0
     last_id = 0
     head_hash = None
     anchor_seen = anchor is None
     while True:
-        events = db.session.scalars(
-            sa.select(AuditEvent)
-            .where(AuditEvent.id > last_id)
-            .order_by(AuditEvent.id)
-            .limit(batch_size)
-        ).all()
+        stmt = sa.select(AuditEvent).where(AuditEvent.id > last_id)
+        if head is not None:
+            stmt = stmt.where(AuditEvent.id <= head.event_id)
+        events = db.session.scalars(stmt.order_by(AuditEvent.id).limit(batch_size)).all()
         if not events:
             break
         for event in events:
@@ -189,7 +191,6 @@ def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) 
             last_id = event.id
             head_hash = event.hash
         db.session.expunge_all()
-    head = db.session.get(AuditHead, 1)
     if count and head is None:
         return ChainReport(count, None, "the record of its newest event is missing (it was deleted)", last_id, head_hash)
     if head is not None and (head.event_id, head.hash) != (last_id, head_hash):

@@ -284,6 +284,13 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
     _check_assignable(application, reviewer, "reviewer_id")
     outgoing, previous_status = assignment.reviewer, assignment.status
     kept = assignment.coi_status == COI_CONFLICTED
+    if kept:
+        active = db.session.scalar(sa.select(sa.func.count(ReviewAssignment.id)).where(
+            ReviewAssignment.application_id == application.id, ReviewAssignment.status != RECUSED))
+        wanted = application.program.reviewers_per_application
+        if active >= wanted:
+            raise DomainError(f"{application.reference} already has {active} reviewer(s) besides the recused one, as the "
+                              f"program asks for {wanted}; replace or remove one of them instead.")
     if not kept:
         db.session.delete(assignment)
         db.session.flush()
