@@ -509,6 +509,7 @@ def giving360_workbook(target, *, program: Program | None, progress: Progress | 
         stmt = stmt.where(Award.program_id == program.id)
     modified = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
     count = 0
+    ticker = _ProgressEvery(progress)
     for (number, created_at, start, end, amount, title, summary, requested, ein, recipient, county,
          code, program_name, disbursed) in _stream(stmt):
         sheet.append((
@@ -516,10 +517,8 @@ def giving360_workbook(target, *, program: Program | None, progress: Progress | 
             start, end, f"US-EIN-{ein.replace('-', '')}", recipient, county, prefix, agency, code, program_name, modified,
         ))
         count += 1
-        if progress and count % 1000 == 0:
-            progress(1000)
-    if progress:
-        progress(count % 1000)
+        ticker.row()
+    ticker.flush()
     sheet.finish()
     workbook.save(target)
     return count

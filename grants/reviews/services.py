@@ -73,8 +73,13 @@ def _norm(name: str) -> str:
     return " ".join(name.lower().split())
 
 
+def _affiliation_names(application: Application) -> set[str]:
+    """The applicant's and its partners' names, as a reviewer's affiliations are compared with them."""
+    return {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+
+
 def reviewer_is_affiliated(reviewer_id: int, application: Application) -> bool:
-    names = {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+    names = _affiliation_names(application)
     affiliations = db.session.scalars(
         sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == reviewer_id)
     ).all()
@@ -200,7 +205,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     for application in applications:
         taken = {reviewer_id for reviewer_id, _ in existing[application.id]}
         active = sum(1 for _, status in existing[application.id] if status != RECUSED)
-        names = {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+        names = _affiliation_names(application)
         while active < program.reviewers_per_application:
             candidates = [rid for rid in load if rid not in taken and not (affiliations[rid] & names)]
             if not candidates:
@@ -254,7 +259,7 @@ def replacement_reviewers(application: Application) -> list[User]:
     """Active reviewers who could take over a review of ``application``: not affiliated with the
     applicant or its partners and not assigned to it in any way (recused reviewers included)."""
     assigned = set(db.session.scalars(sa.select(ReviewAssignment.reviewer_id).where(ReviewAssignment.application_id == application.id)))
-    names = {_norm(application.organization.legal_name)} | {_norm(p.name) for p in application.partners}
+    names = _affiliation_names(application)
     affiliated = {user_id for user_id, name in db.session.execute(
         sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)) if _norm(name) in names}
     return [r for r in reviewers() if r.id not in assigned and r.id not in affiliated]
