@@ -25,7 +25,8 @@ def empty_database(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
         return
     base = sa.engine.make_url(_postgres_url())
-    name = "grants_migrations_test"
+    # Named after the test database, so two checkouts testing on one server do not collide.
+    name = f"{base.database}_migrations"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     _drop_database(admin, name)
     with admin.connect() as connection:
