@@ -53,6 +53,7 @@ from grants.programs.models import Program
 from grants.uploads import store_upload
 
 REPORT_GRACE_DAYS = 30  # a quarterly report is due this long after its period ends
+FINAL_PERIOD_MIN_MONTHS = 1  # a shorter remainder at the end joins the last quarter instead of a report of its own
 REMINDER_DAYS = 14
 
 
@@ -467,7 +468,11 @@ def _add_months(day: date, months: int) -> date:
 
 
 def report_periods(start: date, end: date) -> list[tuple[date, date]]:
-    """Quarters from the start of the period of performance; the last ends with it."""
+    """Quarters from the start of the period of performance; the last ends with it and is the final report.
+
+    A remainder shorter than a month is folded into the quarter before it, so an award that runs
+    a day past a whole number of quarters gets no one-day "final report" of its own.
+    """
     periods, k = [], 0
     while True:
         period_start = _add_months(start, 3 * k)
@@ -476,6 +481,9 @@ def report_periods(start: date, end: date) -> list[tuple[date, date]]:
         period_end = min(_add_months(start, 3 * (k + 1)) - timedelta(days=1), end)
         periods.append((period_start, period_end))
         k += 1
+    if len(periods) > 1 and periods[-1][1] < _add_months(periods[-1][0], FINAL_PERIOD_MIN_MONTHS) - timedelta(days=1):
+        stub_end = periods.pop()[1]
+        periods[-1] = (periods[-1][0], stub_end)
     return periods
 
 

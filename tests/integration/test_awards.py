@@ -287,3 +287,26 @@ def test_a_program_budget_cannot_drop_below_its_commitments(people):
     assert renumbered.value.field == "code"
     programs.update_program(actor=officer, program=program, fields={**fields, "total_budget_cents": 5_500_000})
     assert program.total_budget_cents == 5_500_000
+
+
+def test_report_schedule_ends_with_one_final_report_and_follows_amended_end_dates(people):
+    officer, _, member, organization = people
+    program = factories.make_program(officer=officer, code="CRP", fiscal_year=2027)
+    award = factories.make_award(officer=officer, program=program, member=member, organization=organization, amount_cents=5_000_000,
+                                 start_date=date(2026, 11, 30), end_date=date(2027, 11, 30))
+    schedule = lambda: [(r.title, r.period_start, r.period_end) for r in sorted(award.reports, key=lambda r: r.period_start)]  # noqa: E731
+    assert schedule() == [
+        ("Quarterly report 1", date(2026, 11, 30), date(2027, 2, 27)),
+        ("Quarterly report 2", date(2027, 2, 28), date(2027, 5, 29)),
+        ("Quarterly report 3", date(2027, 5, 30), date(2027, 8, 29)),
+        ("Final report", date(2027, 8, 30), date(2027, 11, 30)),
+    ]
+    # Extended by two months and a half: the fourth quarter is quarterly again, a final report follows.
+    awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=0, new_end_date=date(2028, 2, 14), reason="Delay")
+    assert schedule()[-2:] == [("Quarterly report 4", date(2027, 8, 30), date(2027, 11, 29)),
+                               ("Final report", date(2027, 11, 30), date(2028, 2, 14))]
+    # Extended by a week more than a year: the week joins the fourth quarter again, no stub report stays.
+    awards.amend_award(actor=officer, award_id=award.id, amount_delta_cents=0, new_end_date=date(2027, 12, 6), reason="Back")
+    assert schedule()[-1] == ("Final report", date(2027, 8, 30), date(2027, 12, 6))
+    assert len(award.reports) == 4
+    assert [r.due_on for r in award.reports if r.is_final] == [date(2028, 1, 5)]
