@@ -150,6 +150,7 @@ def register_template_helpers(app: Flask) -> None:
     from grants.clock import format_instant
     from grants.money import format_money
     from grants.permissions import TEMPLATE_HELPERS
+    from grants.text import ngettext
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["instant"] = format_instant
@@ -163,6 +164,7 @@ def register_template_helpers(app: Flask) -> None:
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
     app.jinja_env.globals["url_with_page"] = url_with_page
+    app.jinja_env.globals["ngettext"] = ngettext
 
     @app.context_processor
     def layout():

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from grants.accounts.models import ALL_ROLES
 from grants.errors import DomainError
 from grants.extensions import db
+from grants.text import ngettext
 
 grants_cli = AppGroup("grants", help="Grants system administration.")
 
@@ -76,7 +77,8 @@ def send_outbox():
         total_failed += failed
         if sent == 0:
             break
-    click.echo(f"Sent {total_sent} message(s); {total_failed} failed and stay queued.")
+    click.echo(ngettext("Sent %(num)d message; %(failed)d failed and stay queued.",
+                         "Sent %(num)d messages; %(failed)d failed and stay queued.", total_sent, failed=total_failed))
 
 
 def _program_by_slug(slug: str | None):
@@ -142,7 +144,7 @@ def send_reminders():
 
     queued = queue_report_reminders(agency_today())
     db.session.commit()
-    click.echo(f"Queued {queued} reminder(s).")
+    click.echo(ngettext("Queued %(num)d reminder.", "Queued %(num)d reminders.", queued))
 
 
 @grants_cli.command("demo-data")

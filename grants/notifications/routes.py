@@ -7,6 +7,7 @@ from grants.accounts.models import ADMIN
 from grants.audit.services import record_event
 from grants.db import paginate
 from grants.extensions import db
+from grants.text import ngettext
 from grants.notifications import bp
 from grants.notifications.models import OutboxMessage
 from grants.notifications.services import deliver_pending
@@ -28,5 +29,7 @@ def send_now():
     if FlaskForm().validate_on_submit():
         sent, failed = deliver_pending()
         record_event(current_user, "outbox.sent", entity_type="outbox", changes={"sent": sent, "failed": failed})
-        flash(f"Sent {sent} message(s); {failed} failed and stay queued.", "success" if not failed else "warning")
+        flash(ngettext("Sent %(num)d message; %(failed)d failed and stay queued.",
+                       "Sent %(num)d messages; %(failed)d failed and stay queued.", sent, failed=failed),
+              "success" if not failed else "warning")
     return redirect(url_for("notifications.outbox"))

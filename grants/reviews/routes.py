@@ -10,6 +10,7 @@ from grants.applications.models import UNDER_REVIEW, Application
 from grants.db import page_number, paginate
 from grants.errors import DomainError
 from grants.extensions import db
+from grants.text import ngettext
 from grants.formtools import apply_domain_error
 from grants.permissions import declared_conflict, roles_required
 from grants.programs.models import Program
@@ -213,7 +214,7 @@ def assign(program_id: int):
                 created += 1
             except DomainError as error:
                 refused.append(error.message)
-    flash(f"{created} assignment(s) made.", "success" if created else "info")
+    flash(ngettext("%(num)d assignment made.", "%(num)d assignments made.", created), "success" if created else "info")
     for message in refused:
         flash(message, "warning")
     return redirect(url_for("reviews.manage", program_id=program.id))
@@ -228,7 +229,7 @@ def auto_assign(program_id: int):
     except DomainError as error:
         flash(error.message, "error")
     else:
-        flash(f"Auto-assign made {result.created} assignment(s).", "success")
+        flash(ngettext("Auto-assign made %(num)d assignment.", "Auto-assign made %(num)d assignments.", result.created), "success")
         if result.unfilled:
             flash(f"Not enough eligible reviewers for: {', '.join(result.unfilled)}.", "warning")
     return redirect(url_for("reviews.manage", program_id=program.id))
@@ -351,7 +352,8 @@ def approve_above_line(program_id: int):
         db.session.rollback()
         flash(f"Nothing was approved: {error.message}", "error")
     else:
-        flash(f"{count} application(s) approved; the applicants have been notified.", "success")
+        flash(ngettext("%(num)d application approved; the applicant has been notified.",
+                        "%(num)d applications approved; the applicants have been notified.", count), "success")
     return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
 
 

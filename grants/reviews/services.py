@@ -30,6 +30,7 @@ from grants.clock import format_instant
 from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
+from grants.text import ngettext
 from grants.money import format_money
 from grants.notifications.services import external_url, queue_message
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
@@ -294,8 +295,12 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
             ReviewAssignment.application_id == application.id, ReviewAssignment.status != RECUSED))
         wanted = application.program.reviewers_per_application
         if active >= wanted:
-            raise DomainError(f"{application.reference} already has {active} reviewer(s) besides the recused one, as the "
-                              f"program asks for {wanted}; replace or remove one of them instead.")
+            raise DomainError(ngettext(
+                "%(reference)s already has %(num)d reviewer besides the recused one, as the program asks for "
+                "%(wanted)d; replace or remove that reviewer instead.",
+                "%(reference)s already has %(num)d reviewers besides the recused one, as the program asks for "
+                "%(wanted)d; replace or remove one of them instead.",
+                active, reference=application.reference, wanted=wanted))
     if not kept:
         db.session.delete(assignment)
         db.session.flush()

@@ -154,14 +154,15 @@ def _rank_draw_the_line_and_approve(page) -> list[str]:
     assert_accessible(page)
 
     # Approve above the line: first without the confirmation, then with it.
-    approve = page.get_by_role("button", name=f"Approve {funded} application(s)")
+    approve = page.get_by_role("button", name=f"Approve {funded} application{'' if funded == 1 else 's'}", exact=True)
     approve.click()
     expect(flash(page, "Tick the confirmation box to approve every funded application.")).to_be_visible()
     expect(page.get_by_label("Reserve at least one award for each eligible partner type")).to_be_checked()
     assert_accessible(page)
     tick(page.get_by_label("I confirm: approve every funded application at its requested amount"))
-    page.get_by_role("button", name=f"Approve {funded} application(s)").click()
-    expect(flash(page, f"{funded} application(s) approved; the applicants have been notified.")).to_be_visible()
+    page.get_by_role("button", name=f"Approve {funded} application{'' if funded == 1 else 's'}", exact=True).click()
+    expect(flash(page, f"{funded} applications approved; the applicants have been notified." if funded > 1
+                 else "1 application approved; the applicant has been notified.")).to_be_visible()
     expect(page.get_by_text(re.compile(r"already approved or awarded \$[1-9][\d,]*\.\d\d"))).to_be_visible()
     assert_accessible(page)
 

@@ -334,7 +334,7 @@ def test_approving_a_line_that_changed_since_the_preview_approves_nothing_and_sh
     db.session.commit()
     browser = make_client(officer)
     preview = browser.get(f"/programs/{program.id}/funding-line").get_data(as_text=True)
-    assert "Approve 1 application(s)" in preview and later.reference not in preview
+    assert "Approve 1 application</button>" in preview and later.reference not in preview
 
     # Between the preview and the confirmation a review comes in: the later application, scored
     # higher, now ranks first and is funded too.
@@ -346,7 +346,7 @@ def test_approving_a_line_that_changed_since_the_preview_approves_nothing_and_sh
     page = browser.post_form(f"/programs/{program.id}/funding-line/approve",
                              {"order": "raw", "line": _previewed_line(preview), "confirm": "y"}, follow_redirects=True).get_data(as_text=True)
     assert "Nothing was approved: the funding line has changed since you previewed it" in page
-    assert later.reference in page and "Approve 2 application(s)" in page  # the line as it stands now
+    assert later.reference in page and "Approve 2 applications</button>" in page  # the line as it stands now
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Decision)) == 0
     db.session.refresh(application)
     assert application.status == "under_review"
@@ -524,7 +524,26 @@ def test_another_reviewer_beside_a_recused_one_only_up_to_the_programs_number(wo
     r4 = factories.make_user(email="r4@state.gov", name="Rui Four", roles={"reviewer"})
     db.session.commit()
     refused = officer.post_form(f"/reviews/{recused.id}/replace", {"reviewer_id": str(r4.id)}, follow_redirects=True).get_data(as_text=True)
-    assert "already has 2 reviewer(s) besides the recused one" in refused
+    assert "already has 2 reviewers besides the recused one" in refused
     active = db.session.scalar(sa.select(sa.func.count(ReviewAssignment.id)).where(
         ReviewAssignment.application_id == world["application"].id, ReviewAssignment.status != "recused"))
     assert active == 2
+
+
+def test_assignment_counts_read_as_english_one_and_many(world, make_client):
+    """"1 assignment made.", not "1 assignment(s) made."."""
+    officer, program = world["officer"], world["program"]
+    r1, r2, _ = world["reviewers"]
+    browser = make_client(officer)
+    url = f"/programs/{program.id}/reviews/assign"
+    page = browser.post_form(url, {"application_ids": [str(world["application"].id)], "reviewer_ids": [str(r1.id)]},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "1 assignment made." in page and "(s)" not in page
+    other = factories.make_eligible_application(program=program, organization=world["application"].organization,
+                                                actor=world["member"], officer=officer)
+    db.session.commit()
+    page = browser.post_form(url, {"application_ids": [str(other.id)], "reviewer_ids": [str(r1.id), str(r2.id)]},
+                             follow_redirects=True).get_data(as_text=True)
+    assert "2 assignments made." in page
+    page = browser.post_form(f"/programs/{program.id}/reviews/auto-assign", follow_redirects=True).get_data(as_text=True)
+    assert "Auto-assign made 1 assignment." in page
