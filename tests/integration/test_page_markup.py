@@ -117,3 +117,17 @@ def test_pages_with_nothing_yet_have_no_header_only_tables(app, make_client):
         response = browser.get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert_no_table_is_only_headers(response.get_data(as_text=True))
+
+
+def test_a_new_reviewer_and_a_new_award_say_what_is_not_there_yet(app, make_client):
+    reviewer = factories.make_user(email="r1@state.gov", roles={"reviewer"})
+    finance = factories.make_user(email="fin@state.gov", roles={"finance"})
+    award = factories.make_award()
+    db.session.commit()
+    page = make_client(reviewer).get("/reviews").get_data(as_text=True)
+    assert "Nothing is waiting for you: no new assignment." in page
+    assert "No review submitted yet, and no recusal." in page
+    page = make_client(finance).get(f"/awards/{award.id}").get_data(as_text=True)
+    assert "No amendments: the award stands as made." in page
+    assert "No payments have been requested or recorded yet." in page
+    assert_no_table_is_only_headers(page)
