@@ -65,18 +65,24 @@ def audit_verify(anchor):
 
 @grants_cli.command("send-outbox")
 def send_outbox():
-    """Deliver queued notification e-mails (SMTP when MAIL_SERVER is set, else the log)."""
+    """Deliver queued notification e-mails that are due (SMTP when MAIL_SERVER is set, else the log).
+
+    Safe beside request-time delivery and on several hosts at once: each message is claimed
+    before it is sent. Schedule it every few minutes in every deployment; it also sends what a
+    worker that died after its commit never delivered, and retries failed messages.
+    """
     from grants.notifications.services import deliver_pending
 
+    batch = 500
     total_sent = total_failed = 0
     while True:
-        sent, failed = deliver_pending()
-        db.session.commit()
+        sent, failed = deliver_pending(limit=batch)
         total_sent += sent
         total_failed += failed
-        if sent == 0:
+        if sent + failed < batch:  # every due message tried once; failed ones wait for their retry time
             break
-    click.echo(f"Sent {total_sent} message(s); {total_failed} failed and stay queued.")
+    click.echo(f"Sent {total_sent} message(s); {total_failed} failed (tried again later, shown as failed on the outbox page "
+               f"after {current_app.config['OUTBOX_MAX_ATTEMPTS']} attempts).")
 
 
 def _program_by_slug(slug: str | None):
