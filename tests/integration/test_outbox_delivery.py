@@ -188,6 +188,8 @@ def test_a_failing_message_is_retried_with_growing_pauses_then_given_up_and_list
     first_pause = _message(bad_id).next_attempt_at - utcnow()
     assert timedelta(seconds=50) < first_pause <= timedelta(seconds=60)
     assert services.deliver_pending() == (0, 0)  # not before its time
+    waiting_page = make_client(admin).get("/admin/outbox/?status=retrying").get_data(as_text=True)
+    assert "person0@example.org" in waiting_page and "Retrying at" in waiting_page and "person1@example.org" not in waiting_page
     due_now()
     assert services.deliver_pending() == (0, 1)
     second_pause = _message(bad_id).next_attempt_at - utcnow()
