@@ -43,6 +43,12 @@ class Config:
     MAIL_FROM = os.environ.get("MAIL_FROM", "grants-noreply@example.gov")
     # Deliver queued messages right after the request that queued them commits.
     OUTBOX_SEND_AFTER_REQUEST = os.environ.get("OUTBOX_SEND_AFTER_REQUEST", "true").lower() == "true"
+    # A message that fails is tried again after OUTBOX_RETRY_SECONDS, doubling each time (at most six
+    # hours), and shown as failed after OUTBOX_MAX_ATTEMPTS. A worker's claim on a message runs out
+    # after OUTBOX_CLAIM_SECONDS, so one that died mid-send does not keep it forever.
+    OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+    OUTBOX_RETRY_SECONDS = _env_int("OUTBOX_RETRY_SECONDS", 60)
+    OUTBOX_CLAIM_SECONDS = _env_int("OUTBOX_CLAIM_SECONDS", 600)
 
     # Login throttling: counted in the database so it holds across processes and hosts.
     LOGIN_MAX_FAILURES = 5

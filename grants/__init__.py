@@ -137,8 +137,11 @@ def register_request_boundary(app: Flask) -> None:
             db.session.commit()
             queued = g.pop("queued_message_ids", None)
             if queued and app.config["OUTBOX_SEND_AFTER_REQUEST"]:
-                deliver_pending(queued)
-                db.session.commit()
+                try:
+                    deliver_pending(queued)
+                except Exception:  # noqa: BLE001 - the change is committed; `grants send-outbox` sends what is left
+                    db.session.rollback()
+                    app.logger.exception("request-time delivery of outbox messages %s failed", queued)
         else:
             db.session.rollback()
         return response

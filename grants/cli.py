@@ -66,19 +66,25 @@ def audit_verify(anchor):
 
 @grants_cli.command("send-outbox")
 def send_outbox():
-    """Deliver queued notification e-mails (SMTP when MAIL_SERVER is set, else the log)."""
+    """Deliver queued notification e-mails that are due (SMTP when MAIL_SERVER is set, else the log).
+
+    Safe beside request-time delivery and on several hosts at once: each message is claimed
+    before it is sent. Schedule it every few minutes in every deployment; it also sends what a
+    worker that died after its commit never delivered, and retries failed messages.
+    """
     from grants.notifications.services import deliver_pending
 
+    batch = 500
     total_sent = total_failed = 0
     while True:
-        sent, failed = deliver_pending()
-        db.session.commit()
+        sent, failed = deliver_pending(limit=batch)
         total_sent += sent
         total_failed += failed
-        if sent == 0:
+        if sent + failed < batch:  # every due message tried once; failed ones wait for their retry time
             break
-    click.echo(ngettext("Sent %(num)d message; %(failed)d failed and stay queued.",
-                         "Sent %(num)d messages; %(failed)d failed and stay queued.", total_sent, failed=total_failed))
+    click.echo(ngettext("Sent %(num)d message; %(failed)d failed (tried again later, shown as failed on the outbox page after %(max)d attempts).",
+                        "Sent %(num)d messages; %(failed)d failed (tried again later, shown as failed on the outbox page after %(max)d attempts).",
+                        total_sent, failed=total_failed, max=current_app.config["OUTBOX_MAX_ATTEMPTS"]))
 
 
 def _program_by_slug(slug: str | None):

@@ -9,7 +9,8 @@ from flask import flash, request
 from flask_wtf import FlaskForm
 from wtforms.fields import FileField  # flask_wtf.file.FileField and MultipleFileField are subclasses
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import StringField
+from wtforms import Form, PasswordField, StringField, TextAreaField
+from wtforms.meta import DefaultMeta
 from wtforms.validators import ValidationError
 
 from grants.clock import local_to_utc, to_local
@@ -23,14 +24,46 @@ from grants.money import MoneyError, money_input_value, parse_money
 _CONTROL_CHARACTERS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+# A line break typed or pasted into a one-line field (and the spaces around it): it would end an
+# e-mail header the value lands in, or break a CSV row. Folded into one space.
+_LINE_BREAKS = re.compile(r"\s*[\r\n\x85\u2028\u2029]\s*")
+
+
+def fold_line_breaks(value):
+    return _LINE_BREAKS.sub(" ", value) if isinstance(value, str) else value
+
+
+def is_single_line(field) -> bool:
+    """A text input of one line: every StringField but a text area (and a password, kept as typed)."""
+    return isinstance(field, StringField) and not isinstance(field, (TextAreaField, PasswordField))
+
+
+class _SingleLineFields:
+    """Meta for forms: each single-line field folds line breaks before its own filters run."""
+
+    def bind_field(self, form, unbound_field, options):
+        field = super().bind_field(form, unbound_field, options)
+        if is_single_line(field):
+            field.filters = (fold_line_breaks, *field.filters)
+        return field
+
+
+class GrantsSubform(Form):
+    """The base of a form nested in another (``FormField``): single-line fields stay on one line."""
+
+    class Meta(_SingleLineFields, DefaultMeta):
+        pass
+
+
 class GrantsForm(FlaskForm):
-    """The base of every form: typed text without control characters; a file only in a file field.
+    """The base of every form: typed text without control characters; a file only in a file field;
+    no line break in a single-line field.
 
     Flask-WTF merges ``request.files`` into the form data, so a file part named like a text field
     would reach that field as a FileStorage and break its validators (a 500, not a message).
     """
 
-    class Meta(FlaskForm.Meta):
+    class Meta(_SingleLineFields, FlaskForm.Meta):
         def wrap_formdata(self, form, formdata):
             data = super().wrap_formdata(form, formdata)
             if data is not request.form and not (isinstance(data, CombinedMultiDict) and any(d is request.form for d in data.dicts)):

@@ -1,10 +1,10 @@
 from flask_wtf.file import FileField
-from wtforms import BooleanField, Form, FieldList, FormField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, FieldList, FormField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from grants.applications.models import ATTACHMENT_KINDS, BUDGET_CATEGORIES, MAX_BUDGET_LINES
-from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField, strip_filter
+from grants.formtools import GrantsForm, GrantsSubform, AgencyDateTimeField, MoneyField, strip_filter
 from grants.programs.models import PARTNER_TYPES
 
 
@@ -68,7 +68,7 @@ class PartnerForm(GrantsForm):
         return {name: self[name].data for name in ("partner_type", "name", "contact_name", "contact_email", "role")}
 
 
-class BudgetLineForm(Form):
+class BudgetLineForm(GrantsSubform):
     category = SelectField("Category", choices={"": "- Select -", **BUDGET_CATEGORIES}, validators=[Optional()])
     description = StringField("Description", validators=[Optional(), Length(max=300)], filters=[strip_filter])
     amount = MoneyField("Amount requested", min_cents=1)
