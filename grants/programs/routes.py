@@ -17,7 +17,7 @@ from grants.db import page_number, query_text, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
-from grants.permissions import can_manage_program, load_program_for, public, roles_required
+from grants.permissions import can_manage_program, conflicted_application_ids, load_program_for, public, roles_required
 from grants.programs import bp, services
 from grants.programs.forms import MOVE_DIRECTIONS, SLUG_PATTERN, CriterionForm, MoveCriterionForm, ProgramForm, ProgramStatusForm
 from grants.programs.models import (
@@ -269,6 +269,9 @@ def program_applications(program_id: int):
         .options(contains_eager(Application.organization), selectinload(Application.partners))
         .order_by(Application.reference)
     )
+    conflicted = conflicted_application_ids(current_user)
+    if conflicted:  # each of them is "not found" for this user, so the list leaves them out too
+        stmt = stmt.where(Application.id.not_in(sorted(conflicted)))
     if filters["status"] in APPLICATION_STATUSES:
         stmt = stmt.where(Application.status == filters["status"])
     if filters["county"]:
