@@ -29,7 +29,7 @@ from grants.clock import format_instant, to_local
 from grants.dashboard import bp, charts, services
 from grants.db import utcnow
 from grants.extensions import csrf, db
-from grants.permissions import load_program_for, login_required, public, roles_required
+from grants.permissions import conflicted_application_ids, load_program_for, login_required, public, roles_required
 from grants.programs.services import open_programs
 
 PROGRAM_STAFF = (PROGRAM_OFFICER, ADMIN)
@@ -149,7 +149,8 @@ def _officer_context(now: datetime, today: date) -> dict:
 
 def _finance_context(today: date) -> dict:
     figures = program_figures()
-    attention, attention_total = services.awards_needing_attention(today=today)
+    attention, attention_total = services.awards_needing_attention(
+        today=today, hidden=frozenset(conflicted_application_ids(current_user)))
     return {
         "payment_queue": services.payment_queue(),
         "payments_made": services.payments_made(today=today),

@@ -38,6 +38,7 @@ from grants.permissions import (
     can_manage_application,
     can_manage_assignment,
     can_manage_program,
+    can_score,
     conflicted_application_ids,
     require,
 )
@@ -367,11 +368,15 @@ def _program_officers() -> list[User]:
 
 
 def _require_scoring(actor: User, assignment: ReviewAssignment) -> None:
+    """``can_score``, with the reason when it says no."""
+    if can_score(actor, assignment):
+        return
     _own(actor, assignment)
     if not assignment.may_see_content:
         raise DomainError("Declare that you have no conflict of interest before scoring.")
     if assignment.status == SUBMITTED:
         raise DomainError("This review has been submitted and is locked.")
+    raise DomainError("This review cannot be scored.")
 
 
 def save_review(

@@ -221,9 +221,10 @@ def test_approving_the_line_leaves_c_for_a_colleague_who_decides_and_awards_it(r
 def test_the_award_of_c_and_its_payments_are_not_found_for_conflicted_staff(round_, make_client):
     c, colleague = round_["c"], round_["colleague"]
     reviews.decide(actor=colleague, application_id=c.id, outcome="approved", approved_cents=None, rationale="Strong")
-    award = awards.create_award(actor=colleague, application_id=c.id, amount_cents=None, start_date=date(2027, 1, 1),
-                                end_date=date(2027, 12, 31), conditions="")
-    awards.activate_award(actor=colleague, award_id=award.id, signed_on=date(2026, 11, 1))
+    # Ending within weeks, so finance's home lists it among the awards needing attention (for those who may see it).
+    award = awards.create_award(actor=colleague, application_id=c.id, amount_cents=None, start_date=date(2026, 10, 1),
+                                end_date=date(2027, 1, 15), conditions="")
+    awards.activate_award(actor=colleague, award_id=award.id, signed_on=date(2026, 10, 1))
     payment = awards.request_payment(actor=round_["member"], award_id=award.id, amount_cents=100_000, period_start=None,
                                      period_end=None, description="Salaries", documentation=factories.pdf_upload("invoice.pdf"))
     db.session.commit()
@@ -270,6 +271,7 @@ def test_the_award_of_c_and_its_payments_are_not_found_for_conflicted_staff(roun
     # A finance colleague without the conflict works the same payment.
     payer = make_client(round_["payer"])
     assert number in payer.get("/payments").get_data(as_text=True)
+    assert number in payer.get("/dashboard/finance").get_data(as_text=True)
     assert payer.post_form(f"/payments/{payment.id}/approve", {}).status_code == 302
     db.session.refresh(payment)
     assert payment.status == "approved"
