@@ -384,6 +384,4 @@ TEMPLATE_HELPERS = {
     "is_member": is_member,
     "can_view_application": can_view_application,
     "can_edit_application": can_edit_application,
-    "can_view_scores": can_view_scores,
-    "can_decide": can_decide,
 }
