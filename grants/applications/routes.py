@@ -24,7 +24,13 @@ from grants.db import utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
-from grants.permissions import can_view_application, is_member, login_required, roles_required
+from grants.permissions import (
+    is_member,
+    load_application_for,
+    load_attachment_for,
+    login_required,
+    roles_required,
+)
 from grants.programs.models import PUBLISHED, Program
 from grants.uploads import download_name, stored_path
 
@@ -37,19 +43,9 @@ STEPS = [
 ]
 
 
-def _viewable(application_id: int) -> Application:
-    """Load an application the user may see; 404 for anyone else, so its existence stays hidden."""
-    application = db.get_or_404(Application, application_id)
-    if not can_view_application(current_user, application):
-        abort(404)
-    return application
-
-
 def _editable(application_id: int) -> Application | None:
     """Load a draft the user may edit; None (with a message) when it is no longer a draft."""
-    application = _viewable(application_id)
-    if not is_member(current_user, application.organization_id):
-        abort(403)
+    application = load_application_for(current_user, application_id, "prepare")
     if not application.is_draft:
         flash(f"Application {application.reference} is {application.status_label.lower()} and can no longer be changed.", "info")
         return None
@@ -123,7 +119,7 @@ def start(slug: str):
 @bp.route("/applications/<int:application_id>")
 @login_required
 def view(application_id: int):
-    application = _viewable(application_id)
+    application = load_application_for(current_user, application_id)
     history = []
     if current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN):
         history = db.session.scalars(
@@ -339,9 +335,7 @@ def remove_attachment(application_id: int, attachment_id: int):
 @bp.route("/applications/<int:application_id>/submit", methods=["GET", "POST"])
 @login_required
 def review_submit(application_id: int):
-    application = _viewable(application_id)
-    if not is_member(current_user, application.organization_id):
-        abort(403)
+    application = load_application_for(current_user, application_id, "prepare")
     if not application.is_draft and request.method == "GET":
         return redirect(url_for("applications.view", application_id=application.id))
     form = SubmitForm()
@@ -363,7 +357,7 @@ def review_submit(application_id: int):
 @bp.route("/applications/<int:application_id>/confirmation")
 @login_required
 def confirmation(application_id: int):
-    application = _viewable(application_id)
+    application = load_application_for(current_user, application_id)
     if application.submitted_at is None:
         return redirect(url_for("applications.view", application_id=application.id))
     return render_template("applications/confirmation.html", application=application)
@@ -372,9 +366,7 @@ def confirmation(application_id: int):
 @bp.route("/applications/<int:application_id>/withdraw", methods=["GET", "POST"])
 @login_required
 def withdraw(application_id: int):
-    application = _viewable(application_id)
-    if not is_member(current_user, application.organization_id):
-        abort(403)
+    application = load_application_for(current_user, application_id, "prepare")
     form = WithdrawForm()
     if form.validate_on_submit():
         try:
@@ -390,13 +382,7 @@ def withdraw(application_id: int):
 @bp.route("/attachments/<int:attachment_id>")
 @login_required
 def download_attachment(attachment_id: int):
-    attachment = db.get_or_404(Attachment, attachment_id)
-    if attachment.application is None or not can_view_application(current_user, attachment.application):
-        abort(404)
-    if attachment.disbursement_id is not None and not (
-        is_member(current_user, attachment.application.organization_id) or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
-    ):
-        abort(404)  # payment documentation is for the grantee and staff, not the application's reviewers
+    attachment = load_attachment_for(current_user, attachment_id)
     return send_file(
         stored_path(attachment.stored_name),
         mimetype=attachment.content_type,
@@ -409,7 +395,7 @@ def download_attachment(attachment_id: int):
 @bp.route("/applications/<int:application_id>/screen", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def screen(application_id: int):
-    application = _viewable(application_id)
+    application = load_application_for(current_user, application_id, "manage")
     form = ScreenForm()
     if form.validate_on_submit():
         try:
@@ -426,7 +412,7 @@ def screen(application_id: int):
 @bp.route("/applications/<int:application_id>/extension", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def extension(application_id: int):
-    application = _viewable(application_id)
+    application = load_application_for(current_user, application_id, "manage")
     form = ExtensionForm()
     if form.validate_on_submit():
         try:

@@ -32,7 +32,7 @@ from grants.errors import DomainError
 from grants.extensions import db
 from grants.money import format_money
 from grants.notifications.services import external_url, queue_message
-from grants.permissions import is_member
+from grants.permissions import can_manage_application, is_member, require
 from grants.programs.models import CLOSED, PUBLISHED, Program
 from grants.uploads import StoredFile, remove_after_commit, store_upload
 
@@ -399,8 +399,11 @@ def withdraw_application(*, actor: User, application: Application, reason: str) 
 
 
 def screen_application(*, actor: User, application: Application, eligible: bool, reason: str | None) -> None:
-    """Mark a submitted application eligible (under review) or ineligible with a reason."""
+    """Mark a submitted application eligible (under review) or ineligible with a reason.
+
+    Raises NotPermitted (404) for an actor who is not a program officer or declared a conflict on it."""
     application = lock_row(Application, application.id)
+    require(can_manage_application(actor, application))
     if application.status != SUBMITTED:
         raise DomainError(f"Only submitted applications can be screened; this one is {application.status_label.lower()}.")
     if not eligible and not (reason or "").strip():
@@ -428,8 +431,9 @@ def screen_application(*, actor: User, application: Application, eligible: bool,
 
 def grant_extension(*, actor: User, application: Application, until: datetime, reason: str) -> None:
     """Let one draft be submitted until ``until`` (audited). Locks the application: a submission
-    or another extension racing this one waits."""
+    or another extension racing this one waits. Raises NotPermitted (404) as ``screen_application``."""
     application = lock_row(Application, application.id)
+    require(can_manage_application(actor, application))
     if application.status != DRAFT:
         raise DomainError("Only a draft can be given a deadline extension.")
     if application.program.status not in (PUBLISHED, CLOSED):

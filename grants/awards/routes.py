@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
@@ -48,7 +48,17 @@ from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
 from grants.money import format_money
-from grants.permissions import is_member, login_required, roles_required
+from grants.permissions import (
+    conflicted_application_ids,
+    is_member,
+    load_application_for,
+    load_award_for,
+    load_disbursement_for,
+    load_program_for,
+    load_report_for,
+    login_required,
+    roles_required,
+)
 from grants.programs.models import Program
 
 AWARD_STAFF = (PROGRAM_OFFICER, FINANCE, ADMIN)
@@ -57,29 +67,6 @@ QUEUE_PER_PAGE = 50
 
 
 # Loading and access ---------------------------------------------------------------------------
-
-
-def _award_for_viewer(award_id: int) -> Award:
-    """Staff see every award; members of the grantee organization see theirs; anyone else gets 404."""
-    award = db.get_or_404(Award, award_id)
-    if not current_user.has_role(*AWARD_STAFF) and not is_member(current_user, award.application.organization_id):
-        abort(404)
-    return award
-
-
-def _award_for_grantee(award_id: int) -> Award:
-    award = db.get_or_404(Award, award_id)
-    if not is_member(current_user, award.application.organization_id):
-        abort(404)
-    return award
-
-
-def _report_for_viewer(report_id: int) -> ProgressReport:
-    """Members of the grantee organization and program officers; anyone else gets 404."""
-    report = db.get_or_404(ProgressReport, report_id)
-    if not current_user.has_role(PROGRAM_OFFICER) and not is_member(current_user, report.award.application.organization_id):
-        abort(404)
-    return report
 
 
 def _documentation(disbursement_ids: list[int]) -> dict[int, list[Attachment]]:
@@ -92,6 +79,13 @@ def _documentation(disbursement_ids: list[int]) -> dict[int, list[Attachment]]:
     ):
         found.setdefault(attachment.disbursement_id, []).append(attachment)
     return found
+
+
+def _not_conflicted(stmt):
+    """``stmt`` (joined to Application) without what the signed-in user declared a conflict on: its award,
+    payments and reports open nowhere for them (404), so the lists leave them out too."""
+    conflicted = conflicted_application_ids(current_user)
+    return stmt.where(Application.id.not_in(sorted(conflicted))) if conflicted else stmt
 
 
 def _query_number(text: str, digits: int) -> int | None:
@@ -127,7 +121,7 @@ def award_list():
             sa.func.lower(Award.award_number).contains(needle, autoescape=True),
             sa.func.lower(Organization.legal_name).contains(needle, autoescape=True),
         ))
-    page = paginate(stmt, AWARDS_PER_PAGE)
+    page = paginate(_not_conflicted(stmt), AWARDS_PER_PAGE)
     programs = db.session.scalars(sa.select(Program).order_by(Program.fiscal_year.desc(), Program.name)).all()
     return render_template(
         "awards/award_list.html", page=page, filters=filters, totals=services.payment_totals([a.id for a in page.items]),
@@ -141,7 +135,7 @@ def award_list():
 @bp.route("/applications/<int:application_id>/award", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def create_award(application_id: int):
-    application = db.get_or_404(Application, application_id)
+    application = load_application_for(current_user, application_id, "award")
     existing = db.session.scalar(sa.select(Award).where(Award.application_id == application.id))
     if existing is not None:
         flash(f"{application.reference} already has award {existing.award_number}.", "info")
@@ -219,14 +213,14 @@ def _render_award_detail(award: Award, *, activate_form=None, terminate_form=Non
 @bp.route("/awards/<int:award_id>")
 @login_required
 def award_detail(award_id: int):
-    award = _award_for_viewer(award_id)
+    award = load_award_for(current_user, award_id)
     return _render_award_detail(award)
 
 
 @bp.route("/awards/<int:award_id>/activate", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def activate(award_id: int):
-    award = db.get_or_404(Award, award_id)
+    award = load_award_for(current_user, award_id, "manage")
     form = ActivateForm()
     if form.validate_on_submit():
         try:
@@ -242,7 +236,7 @@ def activate(award_id: int):
 @bp.route("/awards/<int:award_id>/terminate", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def terminate(award_id: int):
-    award = db.get_or_404(Award, award_id)
+    award = load_award_for(current_user, award_id, "manage")
     if award.status not in (PENDING_AGREEMENT, ACTIVE):  # a stale tab: say so rather than show no form
         flash(f"Award {award.award_number} is already {award.status_label.lower()}.", "info")
         return redirect(url_for("awards.award_detail", award_id=award.id))
@@ -261,7 +255,7 @@ def terminate(award_id: int):
 @bp.route("/awards/<int:award_id>/close-out", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def close_out(award_id: int):
-    award = db.get_or_404(Award, award_id)
+    award = load_award_for(current_user, award_id, "manage")
     try:
         amendment = services.close_out_award(actor=current_user, award_id=award.id)
     except DomainError as error:
@@ -275,7 +269,7 @@ def close_out(award_id: int):
 @bp.route("/awards/<int:award_id>/amend", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def amend(award_id: int):
-    award = db.get_or_404(Award, award_id)
+    award = load_award_for(current_user, award_id, "manage")
     form = AmendForm(award=award)
     if form.validate_on_submit():
         try:
@@ -298,7 +292,7 @@ def amend(award_id: int):
 @bp.route("/awards/<int:award_id>/payments/request", methods=["GET", "POST"])
 @roles_required(APPLICANT)
 def request_payment(award_id: int):
-    award = _award_for_grantee(award_id)
+    award = load_award_for(current_user, award_id, "request_payment")
     form = PaymentRequestForm()
     if form.validate_on_submit():
         try:
@@ -318,7 +312,7 @@ def request_payment(award_id: int):
 @bp.route("/awards/<int:award_id>/payments/record", methods=["GET", "POST"])
 @roles_required(FINANCE)
 def record_payment(award_id: int):
-    award = db.get_or_404(Award, award_id)
+    award = load_award_for(current_user, award_id, "pay")
     form = RecordPaymentForm()
     if form.validate_on_submit():
         try:
@@ -335,10 +329,11 @@ def record_payment(award_id: int):
 
 
 def _queue_page(status: str, page_arg: str):
-    stmt = (
+    stmt = _not_conflicted(
         sa.select(Disbursement)
+        .join(Disbursement.award).join(Award.application)
         .where(Disbursement.status == status)
-        .options(joinedload(Disbursement.award).joinedload(Award.application).joinedload(Application.organization))
+        .options(contains_eager(Disbursement.award).contains_eager(Award.application).joinedload(Application.organization))
         .order_by(Disbursement.requested_on, Disbursement.id)
     )
     number = min(max(request.args.get(page_arg, 1, type=int), 1), MAX_PAGE)
@@ -371,7 +366,7 @@ def _flash_form_errors(form) -> None:
 
 def _payment_action(disbursement_id: int, form, act, done: str):
     """Load the payment, validate the form, run one service call, say what happened, go back."""
-    disbursement = db.get_or_404(Disbursement, disbursement_id)
+    disbursement = load_disbursement_for(current_user, disbursement_id)
     if not form.validate_on_submit():
         _flash_form_errors(form)
         return _back_to(form, disbursement)
@@ -439,11 +434,9 @@ def _render_report(report: ProgressReport, *, form=None, review_form=None):
 @bp.route("/reports/<int:report_id>", methods=["GET", "POST"])
 @login_required
 def report(report_id: int):
-    report = _report_for_viewer(report_id)
+    report = load_report_for(current_user, report_id, "view" if request.method == "GET" else "submit")
     if request.method == "GET":
         return _render_report(report)
-    if not is_member(current_user, report.award.application.organization_id):
-        abort(403)
     if report.status not in (DUE, REVISION_REQUESTED):  # a stale tab: say so rather than show no form
         flash(f"{report.title} is {report.status_label.lower()} and can no longer be changed.", "info")
         return redirect(url_for("awards.report", report_id=report.id))
@@ -462,7 +455,7 @@ def report(report_id: int):
 @bp.route("/reports/<int:report_id>/review", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def review_report(report_id: int):
-    report = db.get_or_404(ProgressReport, report_id)
+    report = load_report_for(current_user, report_id, "review")
     form = ReviewReportForm()
     if form.validate_on_submit():
         accept = form.decision.data == "accept"
@@ -479,9 +472,9 @@ def review_report(report_id: int):
 @bp.route("/programs/<int:program_id>/reports")
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def overdue_reports(program_id: int):
-    program = db.get_or_404(Program, program_id)
+    program = load_program_for(current_user, program_id)
     today = agency_today()
-    base = (
+    base = _not_conflicted(
         sa.select(ProgressReport)
         .join(ProgressReport.award)
         .join(Award.application)

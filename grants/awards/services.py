@@ -48,7 +48,17 @@ from grants.errors import DomainError
 from grants.extensions import db
 from grants.money import format_money
 from grants.notifications.services import external_url, queue_message
-from grants.permissions import is_member
+from grants.permissions import (
+    can_act_on_disbursement,
+    can_make_award,
+    can_manage_award,
+    can_pay_award,
+    can_request_payment,
+    can_review_report,
+    can_submit_report,
+    is_member,
+    require,
+)
 from grants.programs.models import Program
 from grants.uploads import store_upload
 
@@ -131,9 +141,11 @@ def create_award(
 ) -> Award:
     """Turn an approved application into an award within the program's budget.
 
-    Locks the program row; raises DomainError (field ``amount``) with the figures when over budget.
+    Locks the program row; raises DomainError (field ``amount``) with the figures when over budget,
+    NotPermitted (404) for an actor who is not a program officer or declared a conflict on the application.
     """
     application = lock_row(Application, application_id)
+    require(application is not None and can_make_award(actor, application))
     if application.status != APPLICATION_APPROVED:
         raise DomainError(f"Only an approved application can be awarded; {application.reference} is {application.status_label.lower()}.")
     _check_period(start_date, end_date)
@@ -174,6 +186,7 @@ def create_award(
 def activate_award(*, actor: User, award_id: int, signed_on: date) -> None:
     """Record the signed agreement; the award row is locked so a termination cannot be undone."""
     award = lock_row(Award, award_id)
+    require(can_manage_award(actor, award))
     if award.status != PENDING_AGREEMENT:
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an award pending agreement can be activated.")
     if signed_on > agency_today():
@@ -187,6 +200,7 @@ def activate_award(*, actor: User, award_id: int, signed_on: date) -> None:
 def terminate_award(*, actor: User, award_id: int, reason: str) -> None:
     """End an award early: pending payments are voided and the unpaid balance is de-obligated."""
     award = lock_row(Award, award_id)
+    require(can_manage_award(actor, award))
     if award.status not in (PENDING_AGREEMENT, ACTIVE):
         raise DomainError(f"Award {award.award_number} is already {award.status_label.lower()}.")
     if not reason.strip():
@@ -231,6 +245,7 @@ def amend_award(*, actor: User, award_id: int, amount_delta_cents: int, new_end_
     go below what is already paid or pending (award row locked).
     """
     award = lock_row(Award, award_id)
+    require(can_manage_award(actor, award))
     if award.status not in (PENDING_AGREEMENT, ACTIVE):
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()} and cannot be amended.")
     if not reason.strip():
@@ -262,6 +277,7 @@ def close_out_award(*, actor: User, award_id: int) -> Amendment | None:
     The unspent balance goes back to the program's budget as a closeout amendment.
     """
     award = lock_row(Award, award_id)
+    require(can_manage_award(actor, award))
     if award.status != ACTIVE:
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an active award can be closed out.")
     final = next((r for r in award.reports if r.is_final), None)
@@ -317,6 +333,7 @@ def request_payment(
     award = lock_row(Award, award_id)
     if not is_member(actor, award.application.organization_id):
         raise DomainError("Only members of the grantee organization can request payments.")
+    require(can_request_payment(actor, award))
     if award.status != ACTIVE:
         raise DomainError(f"Payments can be requested only on an active award; {award.award_number} is {award.status_label.lower()}.")
     if period_start and period_end and period_end < period_start:
@@ -352,8 +369,16 @@ def _locked_disbursement(disbursement_id: int) -> tuple[Disbursement, Award]:
     return disbursement, award
 
 
-def approve_payment(*, actor: User, disbursement_id: int, comment: str = "") -> Disbursement:
+def _locked_for_finance(actor: User, disbursement_id: int) -> tuple[Disbursement, Award]:
+    """The payment and its award, locked; NotPermitted (404) unless the actor is finance without a
+    conflict declared on the award's application."""
     disbursement, award = _locked_disbursement(disbursement_id)
+    require(can_act_on_disbursement(actor, disbursement))
+    return disbursement, award
+
+
+def approve_payment(*, actor: User, disbursement_id: int, comment: str = "") -> Disbursement:
+    disbursement, award = _locked_for_finance(actor, disbursement_id)
     if disbursement.status != REQUESTED:
         raise DomainError(f"This payment is {disbursement.status_label.lower()}; only a requested payment can be approved.")
     disbursement.status = APPROVED
@@ -369,7 +394,7 @@ def approve_payment(*, actor: User, disbursement_id: int, comment: str = "") -> 
 
 
 def reject_payment(*, actor: User, disbursement_id: int, comment: str) -> Disbursement:
-    disbursement, award = _locked_disbursement(disbursement_id)
+    disbursement, award = _locked_for_finance(actor, disbursement_id)
     if disbursement.status != REQUESTED:
         raise DomainError(f"This payment is {disbursement.status_label.lower()}; only a requested payment can be rejected.")
     if not comment.strip():
@@ -383,7 +408,7 @@ def reject_payment(*, actor: User, disbursement_id: int, comment: str) -> Disbur
 
 
 def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_reference: str) -> Disbursement:
-    disbursement, award = _locked_disbursement(disbursement_id)
+    disbursement, award = _locked_for_finance(actor, disbursement_id)
     if disbursement.status != APPROVED:
         raise DomainError(f"This payment is {disbursement.status_label.lower()}; only an approved payment can be marked paid.")
     if not payment_reference.strip():
@@ -410,6 +435,7 @@ def _notify_paid(award: Award, disbursement: Disbursement) -> None:
 def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: date, payment_reference: str, description: str) -> Disbursement:
     """Finance records a payment made outside a grantee request; the grantee is told, as for any payment made."""
     award = lock_row(Award, award_id)
+    require(can_pay_award(actor, award))
     if award.status != ACTIVE:
         raise DomainError(f"Payments can be made only on an active award; {award.award_number} is {award.status_label.lower()}.")
     if not payment_reference.strip():
@@ -438,7 +464,7 @@ def _check_paid_on(paid_on: date) -> None:
 
 def void_payment(*, actor: User, disbursement_id: int, reason: str) -> Disbursement:
     """Void a payment of an open award (a closed or terminated award's payments are final)."""
-    disbursement, award = _locked_disbursement(disbursement_id)
+    disbursement, award = _locked_for_finance(actor, disbursement_id)
     if disbursement.status == VOID:
         raise DomainError("This payment is already void.")
     if award.status in (CLOSED, TERMINATED):
@@ -524,6 +550,7 @@ def submit_report(*, actor: User, report_id: int, metrics: dict[str, int], narra
     award = report.award
     if not is_member(actor, award.application.organization_id):
         raise DomainError("Only members of the grantee organization can submit its reports.")
+    require(can_submit_report(actor, report))
     if report.status not in (DUE, REVISION_REQUESTED):
         raise DomainError(f"This report is {report.status_label.lower()} and cannot be changed.")
     if award.status not in (ACTIVE, PENDING_AGREEMENT):
@@ -548,6 +575,7 @@ def submit_report(*, actor: User, report_id: int, metrics: dict[str, int], narra
 
 def review_report(*, actor: User, report_id: int, accept: bool, comment: str) -> ProgressReport:
     report = lock_row(ProgressReport, report_id)
+    require(can_review_report(actor, report))
     if report.status != SUBMITTED:
         raise DomainError(f"This report is {report.status_label.lower()}; only a submitted report can be reviewed.")
     if not accept and not comment.strip():

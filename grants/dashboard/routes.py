@@ -29,8 +29,7 @@ from grants.clock import format_instant, to_local
 from grants.dashboard import bp, charts, services
 from grants.db import utcnow
 from grants.extensions import csrf, db
-from grants.permissions import login_required, public, roles_required
-from grants.programs.models import Program
+from grants.permissions import conflicted_application_ids, load_program_for, login_required, public, roles_required
 from grants.programs.services import open_programs
 
 PROGRAM_STAFF = (PROGRAM_OFFICER, ADMIN)
@@ -150,7 +149,8 @@ def _officer_context(now: datetime, today: date) -> dict:
 
 def _finance_context(today: date) -> dict:
     figures = program_figures()
-    attention, attention_total = services.awards_needing_attention(today=today)
+    attention, attention_total = services.awards_needing_attention(
+        today=today, hidden=frozenset(conflicted_application_ids(current_user)))
     return {
         "payment_queue": services.payment_queue(),
         "payments_made": services.payments_made(today=today),
@@ -196,7 +196,7 @@ def _program_sections(program_ids: list[int] | None, now: datetime, today: date)
 @bp.route("/programs/<int:program_id>/dashboard")
 @roles_required(*PROGRAM_STAFF)
 def program_dashboard(program_id: int):
-    program = db.get_or_404(Program, program_id)
+    program = load_program_for(current_user, program_id)
     now = utcnow()
     figures = program_figures([program.id])[0]
     return render_template(

@@ -313,10 +313,12 @@ class AwardAttention:
         return self.amount_cents - self.paid_cents - self.pending_cents
 
 
-def awards_needing_attention(*, today: date, limit: int = ATTENTION_LIMIT) -> tuple[list[AwardAttention], int]:
+def awards_needing_attention(*, today: date, limit: int = ATTENTION_LIMIT,
+                             hidden: frozenset[int] = frozenset()) -> tuple[list[AwardAttention], int]:
     """Open awards with less than 10% left to request, or ending within 60 days (or already past their end).
 
-    Returns the first ``limit`` by end date and how many there are in all (one query).
+    Returns the first ``limit`` by end date and how many there are in all (one query). Awards of
+    ``hidden`` applications (the viewer declared a conflict of interest on them) are left out.
     """
     payments = (
         sa.select(
@@ -336,7 +338,8 @@ def awards_needing_attention(*, today: date, limit: int = ATTENTION_LIMIT) -> tu
         .join(Application, Application.id == Award.application_id)
         .join(Organization, Organization.id == Application.organization_id)
         .outerjoin(payments, payments.c.award_id == Award.id)
-        .where(Award.status.in_(OPEN_AWARD), sa.or_(low, ending))
+        .where(Award.status.in_(OPEN_AWARD), sa.or_(low, ending),
+               Application.id.not_in(sorted(hidden)) if hidden else sa.true())
         .order_by(Award.end_date, Award.award_number)
         .limit(limit)
     ).all()

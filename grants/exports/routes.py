@@ -11,7 +11,7 @@ from grants.accounts.models import ADMIN, FINANCE, PROGRAM_OFFICER
 from grants.exports import bp, services
 from grants.exports.forms import GivingFilterForm, LedgerFilterForm
 from grants.extensions import db
-from grants.permissions import roles_required
+from grants.permissions import conflicted_application_ids, load_program_for, roles_required
 from grants.programs.models import Program
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -80,9 +80,11 @@ def award_ledger():
 @bp.route("/exports/programs/<int:program_id>/applications-and-scores.xlsx")
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def applications_scores(program_id: int):
-    program = db.get_or_404(Program, program_id)
+    program = load_program_for(current_user, program_id)
     filename = services.export_filename("applications-and-scores", program=program)
-    return _send(lambda path: services.applications_scores_workbook(path, program=program, generated_by=current_user.email), filename)
+    hidden = frozenset(conflicted_application_ids(current_user))  # their rows and scores are not the downloader's to see
+    return _send(lambda path: services.applications_scores_workbook(path, program=program, generated_by=current_user.email,
+                                                                     hidden=hidden), filename)
 
 
 @bp.route("/exports/360giving.xlsx")

@@ -27,6 +27,7 @@ from grants.clock import format_instant, to_local
 from grants.db import utcnow
 from grants.exports.sheets import DATE, DECIMAL, INTEGER, MONEY, MONEY_FORMAT, TEXT, VALUE, Column, SheetWriter, sheet_text, write_text
 from grants.extensions import db
+from grants.text import ngettext
 from grants.programs.models import PARTNER_TYPES, Program
 from grants.reviews.models import SUBMITTED, ReviewAssignment, Score
 
@@ -414,13 +415,18 @@ def _unranked(program: Program) -> list:
     return unranked
 
 
-def applications_scores_workbook(target, *, program: Program, generated_by: str) -> int:
+def applications_scores_workbook(target, *, program: Program, generated_by: str, hidden: frozenset[int] = frozenset()) -> int:
     """One row per application of the program except drafts: the ranking first (best first), then
-    submitted applications outside it by reference; per-criterion averages; reviewer calibration."""
+    submitted applications outside it by reference; per-criterion averages; reviewer calibration.
+
+    ``hidden`` applications (the downloader declared a conflict of interest on them) are left out of
+    every sheet's rows, and the About sheet says how many."""
     from grants.reviews.services import calibration, ranking
 
     workbook = Workbook(write_only=True)
-    rows = ranking(program) + _unranked(program)
+    everything = ranking(program) + _unranked(program)
+    rows = [r for r in everything if r.application_id not in hidden]
+    left_out = len(everything) - len(rows)
     sheet = SheetWriter(workbook, "Applications", [
         Column("Reference", TEXT, 16), Column("Organization", TEXT, 34), Column("County", TEXT, 14), Column("Title", TEXT, 40),
         Column("Partner types", TEXT, 28), Column("Requested", MONEY, 15), Column("Status", TEXT, 14),
@@ -456,17 +462,22 @@ def applications_scores_workbook(target, *, program: Program, generated_by: str)
         averages.append([r.reference] + [_round(means.get((r.application_id, c.id))) for c in criteria])
     averages.finish()
 
-    per_reviewer, overall = calibration(program)
+    per_reviewer, overall = calibration(program, hidden)
     calibration_sheet = SheetWriter(workbook, "Reviewer calibration", [
         Column("Reviewer", TEXT, 28), Column("Reviews", INTEGER, 10), Column("Mean", DECIMAL, 10), Column("Standard deviation", DECIMAL, 12)])
     for c in per_reviewer + ([overall] if overall else []):
         calibration_sheet.append((c.name if c.reviewer_id else "Program (all reviewers)", c.reviews, _round(c.mean), _round(c.stdev)))
     calibration_sheet.finish()
-    _about_sheet(workbook, "Applications and scores", [("Program", program.name)], generated_by, [("Applications", len(rows))], notes=[
+    notes = [
         ("Applications included", "Every application of the program except drafts, which are the applicant's private work until submitted."),
         ("Scores", "Normalized means, flags and the reviewer calibration cover applications under review or decided; "
                    "an application outside review shows the raw figures of any reviews submitted before it left."),
-    ])
+    ]
+    if left_out:
+        notes.append(("Left out", ngettext("%(num)d application on which %(who)s declared a conflict of interest.",
+                                             "%(num)d applications on which %(who)s declared a conflict of interest.",
+                                             left_out, who=generated_by)))
+    _about_sheet(workbook, "Applications and scores", [("Program", program.name)], generated_by, [("Applications", len(rows))], notes=notes)
     workbook.save(target)
     return len(rows)
 

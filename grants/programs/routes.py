@@ -17,7 +17,7 @@ from grants.db import page_number, query_text, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
-from grants.permissions import public, roles_required
+from grants.permissions import can_manage_program, conflicted_application_ids, load_program_for, public, roles_required
 from grants.programs import bp, services
 from grants.programs.forms import MOVE_DIRECTIONS, SLUG_PATTERN, CriterionForm, MoveCriterionForm, ProgramForm, ProgramStatusForm
 from grants.programs.models import (
@@ -82,12 +82,6 @@ def opportunity(slug: str):
 # Program officers: programs --------------------------------------------------------------------
 
 
-def _program_or_404(program_id: int) -> Program:
-    if program_id > MAX_ID:
-        abort(404)
-    return db.get_or_404(Program, program_id)
-
-
 def _criterion_or_404(program: Program, criterion_id: int) -> Criterion:
     criterion = db.session.get(Criterion, criterion_id) if criterion_id <= MAX_ID else None
     if criterion is None or criterion.program_id != program.id:
@@ -141,7 +135,7 @@ def new_program():
 @bp.route("/programs/<int:program_id>")
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def program_detail(program_id: int):
-    program = _program_or_404(program_id)
+    program = load_program_for(current_user, program_id)
     transitions = [
         (status, TRANSITION_LABELS[(program.status, status)])
         for (before, status) in TRANSITION_LABELS
@@ -158,7 +152,7 @@ def program_detail(program_id: int):
 @bp.route("/programs/<int:program_id>/edit", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def edit_program(program_id: int):
-    program = _program_or_404(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     form = ProgramForm(obj=program)
     if form.validate_on_submit():
         try:
@@ -174,7 +168,7 @@ def edit_program(program_id: int):
 @bp.route("/programs/<int:program_id>/status", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def change_status(program_id: int):
-    program = _program_or_404(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     form = ProgramStatusForm()
     if not form.validate_on_submit():
         flash("Choose one of the status buttons to change the program's status.", "error")
@@ -194,10 +188,9 @@ def change_status(program_id: int):
 @bp.route("/programs/<int:program_id>/rubric", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def rubric(program_id: int):
-    program = _program_or_404(program_id)
-    can_manage = current_user.has_role(PROGRAM_OFFICER)
-    if request.method == "POST" and not can_manage:
-        abort(403)  # administrators read the rubric; only program officers change it
+    # Administrators read the rubric (403 on a POST); only program officers change it.
+    program = load_program_for(current_user, program_id, "manage" if request.method == "POST" else "view")
+    can_manage = can_manage_program(current_user, program)
     form = CriterionForm()
     if form.validate_on_submit():
         try:
@@ -216,7 +209,7 @@ def rubric(program_id: int):
 @bp.route("/programs/<int:program_id>/rubric/<int:criterion_id>/edit", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def edit_criterion(program_id: int, criterion_id: int):
-    program = _program_or_404(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     criterion = _criterion_or_404(program, criterion_id)
     form = CriterionForm(obj=criterion)
     if form.validate_on_submit():
@@ -233,7 +226,7 @@ def edit_criterion(program_id: int, criterion_id: int):
 @bp.route("/programs/<int:program_id>/rubric/<int:criterion_id>/remove", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def remove_criterion(program_id: int, criterion_id: int):
-    program = _program_or_404(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     criterion = _criterion_or_404(program, criterion_id)
     name = criterion.name
     try:
@@ -248,7 +241,7 @@ def remove_criterion(program_id: int, criterion_id: int):
 @bp.route("/programs/<int:program_id>/rubric/<int:criterion_id>/move", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def move_criterion(program_id: int, criterion_id: int):
-    program = _program_or_404(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     criterion = _criterion_or_404(program, criterion_id)
     form = MoveCriterionForm()
     if not form.validate_on_submit():
@@ -267,7 +260,7 @@ def move_criterion(program_id: int, criterion_id: int):
 @bp.route("/programs/<int:program_id>/applications")
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def program_applications(program_id: int):
-    program = _program_or_404(program_id)
+    program = load_program_for(current_user, program_id)
     filters = {name: query_text(name) for name in ("status", "county", "partner_type", "q")}
     stmt = (
         sa.select(Application)
@@ -276,6 +269,9 @@ def program_applications(program_id: int):
         .options(contains_eager(Application.organization), selectinload(Application.partners))
         .order_by(Application.reference)
     )
+    conflicted = conflicted_application_ids(current_user)
+    if conflicted:  # each of them is "not found" for this user, so the list leaves them out too
+        stmt = stmt.where(Application.id.not_in(sorted(conflicted)))
     if filters["status"] in APPLICATION_STATUSES:
         stmt = stmt.where(Application.status == filters["status"])
     if filters["county"]:

@@ -1,7 +1,7 @@
 """Reviewers declare conflicts and score; program officers assign, rank, draw the line and decide."""
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -12,8 +12,13 @@ from grants.errors import DomainError
 from grants.extensions import db
 from grants.text import ngettext
 from grants.formtools import apply_domain_error
-from grants.permissions import declared_conflict, roles_required
-from grants.programs.models import Program
+from grants.permissions import (
+    conflicted_application_ids,
+    load_application_for,
+    load_assignment_for,
+    load_program_for,
+    roles_required,
+)
 from grants.reviews import bp, services
 from grants.reviews.forms import (
     AffiliationsForm,
@@ -38,6 +43,12 @@ from grants.reviews.models import (
 RANKING_PER_PAGE = 100
 
 
+def _not_conflicted(stmt):
+    """``stmt`` (over Application) without the applications the signed-in user declared a conflict on."""
+    conflicted = conflicted_application_ids(current_user)
+    return stmt.where(Application.id.not_in(sorted(conflicted))) if conflicted else stmt
+
+
 # Reviewers ------------------------------------------------------------------------------------
 
 
@@ -53,17 +64,10 @@ def my_assignments():
     return render_template("reviews/my_assignments.html", assignments=assignments)
 
 
-def _my_assignment(assignment_id: int) -> ReviewAssignment:
-    assignment = db.get_or_404(ReviewAssignment, assignment_id)
-    if assignment.reviewer_id != current_user.id:
-        abort(404)
-    return assignment
-
-
 @bp.route("/reviews/<int:assignment_id>", methods=["GET", "POST"])
 @roles_required(REVIEWER)
 def assignment(assignment_id: int):
-    assignment = _my_assignment(assignment_id)
+    assignment = load_assignment_for(current_user, assignment_id, "review")
     application = assignment.application
     if assignment.coi_status == COI_PENDING:
         # Before the declaration: the applicant and partner names only, never the content.
@@ -104,7 +108,7 @@ def assignment(assignment_id: int):
 @bp.route("/reviews/<int:assignment_id>/declare", methods=["POST"])
 @roles_required(REVIEWER)
 def declare(assignment_id: int):
-    assignment = _my_assignment(assignment_id)
+    assignment = load_assignment_for(current_user, assignment_id, "review")
     if assignment.coi_status != COI_PENDING:
         flash("You have already made your declaration for this application.", "info")
         return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
@@ -140,17 +144,14 @@ def affiliations():
 # Program officers -------------------------------------------------------------------------------
 
 
-def _program(program_id: int) -> Program:
-    return db.get_or_404(Program, program_id)
-
-
 @bp.route("/programs/<int:program_id>/reviews")
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def manage(program_id: int):
-    program = _program(program_id)
+    program = load_program_for(current_user, program_id)
     # One page of applications with their assignments; totals and per-reviewer progress in SQL.
+    # Applications the user declared a conflict on are not theirs to manage: left out.
     page = paginate(
-        sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        _not_conflicted(sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW))
         .options(joinedload(Application.organization)).order_by(Application.reference),
         per_page=50,
     )
@@ -175,7 +176,7 @@ def manage(program_id: int):
     form = AssignForm()
     form.application_ids.choices = {a.id: f"{a.reference} – {a.organization.legal_name}" for a in page.items}
     form.reviewer_ids.choices = {r.id: r.name for r in services.reviewers()}
-    per_reviewer, overall = services.calibration(program)
+    per_reviewer, overall = services.calibration(program, frozenset(conflicted_application_ids(current_user)))
     return render_template(
         "reviews/manage.html", program=program, page=page, applications=page.items, by_application=by_application,
         progress=progress, form=form,
@@ -187,10 +188,10 @@ def manage(program_id: int):
 @bp.route("/programs/<int:program_id>/reviews/assign", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def assign(program_id: int):
-    program = _program(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     form = AssignForm()
     applications = {a.id: a for a in db.session.scalars(
-        sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW))}
+        _not_conflicted(sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)))}
     pool = {r.id: r for r in services.reviewers()}
     form.application_ids.choices = {a.id: a.reference for a in applications.values()}
     form.reviewer_ids.choices = {r.id: r.name for r in pool.values()}
@@ -223,7 +224,7 @@ def assign(program_id: int):
 @bp.route("/programs/<int:program_id>/reviews/auto-assign", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def auto_assign(program_id: int):
-    program = _program(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     try:
         result = services.auto_assign(actor=current_user, program=program)
     except DomainError as error:
@@ -238,7 +239,7 @@ def auto_assign(program_id: int):
 @bp.route("/reviews/<int:assignment_id>/remove", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def unassign(assignment_id: int):
-    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    assignment = load_assignment_for(current_user, assignment_id, "manage")
     program_id = assignment.application.program_id
     try:
         services.remove_assignment(actor=current_user, assignment=assignment)
@@ -252,7 +253,7 @@ def unassign(assignment_id: int):
 @bp.route("/reviews/<int:assignment_id>/replace", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def replace(assignment_id: int):
-    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    assignment = load_assignment_for(current_user, assignment_id, "manage")
     application = assignment.application
     if assignment.status == SUBMITTED:  # a stale page: say so rather than offer a form that must fail
         flash(f"{assignment.reviewer.name} has submitted this review; reopen it instead if it must change.", "info")
@@ -278,7 +279,7 @@ def replace(assignment_id: int):
 @bp.route("/reviews/<int:assignment_id>/reopen", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def reopen(assignment_id: int):
-    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    assignment = load_assignment_for(current_user, assignment_id, "manage")
     form = ReasonForm()
     if form.validate_on_submit():
         try:
@@ -294,23 +295,22 @@ def reopen(assignment_id: int):
 @bp.route("/programs/<int:program_id>/ranking")
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def ranking(program_id: int):
-    program = _program(program_id)
+    program = load_program_for(current_user, program_id)
     order = "normalized" if request.args.get("order") == "normalized" else "raw"
     page = page_number()
-    rows, total = services.ranking_page(program, order, page, RANKING_PER_PAGE)
+    conflicted = frozenset(conflicted_application_ids(current_user))  # their rows and scores are not shown
+    rows, total = services.ranking_page(program, order, page, RANKING_PER_PAGE, hidden=conflicted)
     pages = max((total + RANKING_PER_PAGE - 1) // RANKING_PER_PAGE, 1)
     return render_template(
         "reviews/ranking.html", program=program, rows=rows, first_rank=(page - 1) * RANKING_PER_PAGE + 1,
-        order=order, total=total, page=page, pages=pages,
+        order=order, total=total, page=page, pages=pages, hidden=services.hidden_from_ranking(program, conflicted),
     )
 
 
 @bp.route("/applications/<int:application_id>/reviews")
 @roles_required(PROGRAM_OFFICER, ADMIN, refuse_with=404)  # the scores are the application's content
 def summary(application_id: int):
-    application = db.get_or_404(Application, application_id)
-    if declared_conflict(current_user, application.id):
-        abort(404)  # an officer who is also a recused reviewer does not read the scores either
+    application = load_application_for(current_user, application_id, "scores")
     assignments = db.session.scalars(
         sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
         .options(joinedload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.scores))
@@ -328,39 +328,47 @@ def summary(application_id: int):
 @bp.route("/programs/<int:program_id>/funding-line", methods=["GET"])
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def funding_line(program_id: int):
-    program = _program(program_id)
+    program = load_program_for(current_user, program_id)
     form = FundingLineForm(request.args, meta={"csrf": False})
     order = form.order.data if form.order.data in ("raw", "normalized") else "raw"
     line = services.funding_line(program, order=order, reserve_partner_types=bool(form.reserve.data))
+    line = line.without(conflicted_application_ids(current_user))
     return render_template("reviews/funding_line.html", program=program, line=line, form=form, order=order,
+                           hidden=len(line.hidden_rows),
                            reserve=bool(form.reserve.data), approve_form=FundingLineForm(order=order, reserve=form.reserve.data))
 
 
 @bp.route("/programs/<int:program_id>/funding-line/approve", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def approve_above_line(program_id: int):
-    program = _program(program_id)
+    program = load_program_for(current_user, program_id, "manage")
     form = FundingLineForm()
     order = form.order.data if form.order.data in ("raw", "normalized") else "raw"
     if not form.validate_on_submit() or not form.confirm.data:
         flash("Tick the confirmation box to approve every funded application.", "error")
         return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
     try:
-        count = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data),
-                                            previewed=form.line.data or "")
+        result = services.approve_above_line(actor=current_user, program=program, order=order, reserve_partner_types=bool(form.reserve.data),
+                                             previewed=form.line.data or "")
     except DomainError as error:
         db.session.rollback()
         flash(f"Nothing was approved: {error.message}", "error")
     else:
         flash(ngettext("%(num)d application approved; the applicant has been notified.",
-                        "%(num)d applications approved; the applicants have been notified.", count), "success")
+                       "%(num)d applications approved; the applicants have been notified.", result.approved), "success")
+        if result.withheld:
+            flash(ngettext("%(num)d funded application was not approved because you declared a conflict of interest "
+                           "on it; it stays under review, within the line, for a colleague to decide.",
+                           "%(num)d funded applications were not approved because you declared a conflict of interest "
+                           "on them; they stay under review, within the line, for a colleague to decide.", result.withheld),
+                  "warning")
     return redirect(url_for("reviews.funding_line", program_id=program.id, order=order, reserve=form.reserve.data or None))
 
 
 @bp.route("/applications/<int:application_id>/decide", methods=["POST"])
 @roles_required(PROGRAM_OFFICER)
 def decide(application_id: int):
-    application = db.get_or_404(Application, application_id)
+    application = load_application_for(current_user, application_id, "decide")
     if application.status not in services.DECIDABLE:  # a stale tab: say so rather than show no form
         flash(f"{application.reference} is already {application.status_label.lower()}.", "info")
         return redirect(url_for("reviews.summary", application_id=application.id))

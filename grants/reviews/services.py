@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
@@ -33,6 +34,15 @@ from grants.extensions import db
 from grants.text import ngettext
 from grants.money import format_money
 from grants.notifications.services import external_url, queue_message
+from grants.permissions import (
+    can_decide,
+    can_manage_application,
+    can_manage_assignment,
+    can_manage_program,
+    can_score,
+    conflicted_application_ids,
+    require,
+)
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
 from grants.reviews.models import (
     ASSIGNED,
@@ -110,6 +120,7 @@ def assign_reviewer(*, actor: User, application: Application, reviewer: User) ->
     and then sees this assignment (a refusal), instead of failing on the unique constraint.
     """
     application = lock_row(Application, application.id)
+    require(can_manage_application(actor, application))  # NotPermitted (404): not an officer, or conflicted on it
     return _assign_locked(actor=actor, application=application, reviewer=reviewer)
 
 
@@ -225,9 +236,11 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
 def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
     """Delete an assignment with no submitted review (and its draft scores).
 
-    Raises DomainError for a submitted review, or for a conflict declaration, which stays on record.
+    Raises DomainError for a submitted review, or for a conflict declaration, which stays on record;
+    NotPermitted (404) for an actor who is not an officer or declared a conflict on the application.
     """
     application = lock_row(Application, assignment.application_id)  # as assigning does: no race with a replacement
+    require(can_manage_assignment(actor, assignment))
     assignment = lock_row(ReviewAssignment, assignment.id)  # its reviewer may have just submitted
     if assignment is None:
         raise DomainError("This assignment no longer exists.")
@@ -279,6 +292,7 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
     if current is None:
         raise DomainError("This assignment no longer exists.")
     application = lock_row(Application, current.application_id)
+    require(can_manage_assignment(actor, current))  # NotPermitted (404), as remove_assignment
     assignment = lock_row(ReviewAssignment, assignment_id)
     if assignment is None:
         raise DomainError("This assignment no longer exists.")
@@ -359,11 +373,15 @@ def _program_officers() -> list[User]:
 
 
 def _require_scoring(actor: User, assignment: ReviewAssignment) -> None:
+    """``can_score``, with the reason when it says no."""
+    if can_score(actor, assignment):
+        return
     _own(actor, assignment)
     if not assignment.may_see_content:
         raise DomainError("Declare that you have no conflict of interest before scoring.")
     if assignment.status == SUBMITTED:
         raise DomainError("This review has been submitted and is locked.")
+    raise DomainError("This review cannot be scored.")
 
 
 def save_review(
@@ -425,6 +443,8 @@ def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
 
 
 def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> None:
+    """Unlock a submitted review for its reviewer; NotPermitted (404) as ``remove_assignment``."""
+    require(can_manage_assignment(actor, assignment))
     if assignment.status != SUBMITTED:
         raise DomainError("Only a submitted review can be reopened.")
     if not reason.strip():
@@ -538,8 +558,11 @@ def _review_statistics(program: Program):
     ).group_by(windowed.c.application_id).subquery("stats")
 
 
-def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0):
-    """Applications with their statistics in ranking order (best first), optionally one page of them."""
+def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0, hidden: frozenset[int] = frozenset()):
+    """Applications with their statistics in ranking order (best first), optionally one page of them.
+
+    ``hidden`` applications (the viewer declared a conflict on them) are left out of the rows; their
+    reviews still count in everyone else's normalized means, as for any other viewer."""
     stats = _review_statistics(program)
     key = stats.c.nmean if order == "normalized" else stats.c.mean
     stmt = (
@@ -552,6 +575,8 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
         .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
         .order_by(key.is_(None), key.desc(), Application.reference)
     )
+    if hidden:
+        stmt = stmt.where(Application.id.not_in(sorted(hidden)))
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     return _plain_rows(stmt)
@@ -600,15 +625,27 @@ def ranking(program: Program, order: str = "raw") -> list[RankedApplication]:
     return _ranked(program, _ranked_rows(program, order), page=False)
 
 
-def ranking_page(program: Program, order: str, page: int, per_page: int) -> tuple[list[RankedApplication], int]:
+def ranking_page(program: Program, order: str, page: int, per_page: int,
+                 hidden: frozenset[int] = frozenset()) -> tuple[list[RankedApplication], int]:
     """One page of ``ranking`` and the number of ranked applications: sorted and cut in SQL, so a
-    page costs the same whatever the size of the round beyond the grouped statistics."""
-    rows = _ranked_rows(program, order, limit=per_page, offset=(page - 1) * per_page)
+    page costs the same whatever the size of the round beyond the grouped statistics. ``hidden``
+    applications are left out of both (see ``_ranked_rows``)."""
+    rows = _ranked_rows(program, order, limit=per_page, offset=(page - 1) * per_page, hidden=hidden)
     if rows:
         return _ranked(program, rows, page=True), rows[0][-1]
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
-        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES)))
-    return [], total
+    stmt = sa.select(sa.func.count()).select_from(Application).where(
+        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
+    if hidden:
+        stmt = stmt.where(Application.id.not_in(sorted(hidden)))
+    return [], db.session.scalar(stmt)
+
+
+def hidden_from_ranking(program: Program, hidden: set[int]) -> int:
+    """How many of the program's ranked applications ``hidden`` (a viewer's conflicts) leaves out."""
+    if not hidden:
+        return 0
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
+        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES), Application.id.in_(sorted(hidden))))
 
 
 @dataclass
@@ -620,9 +657,15 @@ class ReviewerCalibration:
     stdev: float
 
 
-def calibration(program: Program) -> tuple[list[ReviewerCalibration], ReviewerCalibration | None]:
-    """Each reviewer's count, mean and spread of submitted totals, and the program's own."""
-    reviews = _submitted_reviews(program.id).subquery("r")
+def calibration(program: Program, hidden: frozenset[int] = frozenset()) -> tuple[list[ReviewerCalibration], ReviewerCalibration | None]:
+    """Each reviewer's count, mean and spread of submitted totals, and the program's own.
+
+    Reviews of ``hidden`` applications (the viewer declared a conflict on them) are left out: a
+    reviewer who reviewed only one of them would otherwise show its score as their mean."""
+    reviews = _submitted_reviews(program.id)
+    if hidden:
+        reviews = reviews.where(ReviewAssignment.application_id.not_in(sorted(hidden)))
+    reviews = reviews.subquery("r")
     rows = db.session.execute(
         sa.select(User.id, User.name, sa.func.count(), sa.func.avg(reviews.c.x), sa.func.avg(reviews.c.x * reviews.c.x))
         .join(User, User.id == reviews.c.reviewer_id)
@@ -661,6 +704,8 @@ class FundingLine:
     committed_cents: int
     rows: list[FundingRow]
     above_line: int  # how many rows, from the top of the ranking, are above the line (all of them funded)
+    # Rows left out for a viewer who declared a conflict on them (``without``); still part of the line.
+    hidden_rows: list[FundingRow] = field(default_factory=list)
 
     @property
     def funded_rows(self) -> list[FundingRow]:
@@ -674,8 +719,25 @@ class FundingLine:
     def digest(self) -> str:
         """What approving this line would approve (applications and amounts), as a short fingerprint:
         the confirmation form carries it, so a line that changed after the preview approves nothing."""
-        funded = sorted((row.ranked.application_id, row.ranked.requested_cents) for row in self.funded_rows)
+        funded = sorted((row.ranked.application_id, row.ranked.requested_cents)
+                        for row in [*self.rows, *self.hidden_rows] if row.funded)
         return hashlib.sha256(repr(funded).encode()).hexdigest()[:32]
+
+    def without(self, application_ids: set[int]) -> FundingLine:
+        """The line as shown to someone who declared a conflict on some of its applications: those rows
+        left out, and their amounts out of the cumulative column, so neither their place nor their
+        scores show. The line itself is unchanged: the same rows funded, the same ``digest``."""
+        if not any(row.ranked.application_id in application_ids for row in self.rows):
+            return self
+        visible, hidden, above, cumulative = [], [], 0, self.committed_cents
+        for index, row in enumerate(self.rows):
+            if row.ranked.application_id in application_ids:
+                hidden.append(row)
+                continue
+            above += index < self.above_line
+            cumulative += row.ranked.requested_cents if row.funded else 0
+            visible.append(replace(row, cumulative_cents=cumulative))
+        return FundingLine(self.available_cents, self.committed_cents, visible, above, hidden)
 
 
 def committed_cents(program: Program) -> int:
@@ -735,8 +797,12 @@ def funding_line(program: Program, *, order: str = "raw", reserve_partner_types:
 
 
 def decide(*, actor: User, application_id: int, outcome: str, approved_cents: int | None, rationale: str) -> Decision:
-    """Approve (up to the requested amount), decline or waitlist, with a rationale; notify the applicant."""
+    """Approve (up to the requested amount), decline or waitlist, with a rationale; notify the applicant.
+
+    Raises DomainError (with the field) for a refused decision; NotPermitted (404) for an actor who is
+    not a program officer or declared a conflict of interest on the application."""
     application = lock_row(Application, application_id)
+    require(application is not None and can_decide(actor, application))
     if outcome not in OUTCOMES:
         raise DomainError("Choose approve, decline or waitlist.", "outcome")
     if application.status not in DECIDABLE:
@@ -779,31 +845,45 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     return decision
 
 
-def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool, previewed: str) -> int:
-    """Approve every funded application of the funding line at its requested amount; returns how many.
+class LineApproval(NamedTuple):
+    approved: int  # applications approved
+    withheld: int  # funded applications left undecided: the officer declared a conflict on them
+
+
+def approve_above_line(*, actor: User, program: Program, order: str, reserve_partner_types: bool, previewed: str) -> LineApproval:
+    """Approve every funded application of the funding line at its requested amount.
 
     ``previewed`` is the ``digest`` of the line the officer confirmed. When the line drawn now differs
     (a review submitted, a decision or an award made meanwhile) nothing is approved: DomainError
     (field ``line``), so the officer looks at the new line before confirming it.
+
+    A funded application the actor declared a conflict of interest on is not decided through them:
+    it stays under review, with its place in the budget, for a colleague to decide (``withheld``).
+    Raises NotPermitted (404) for an actor who is not a program officer.
     """
+    require(can_manage_program(actor, program))
     line = funding_line(program, order=order, reserve_partner_types=reserve_partner_types)
     if line.digest != previewed:
         raise DomainError("the funding line has changed since you previewed it (a review, decision or award came in "
                           "meanwhile). Check the line as it stands now, below, and confirm again.", "line")
+    conflicted = conflicted_application_ids(actor)
+    to_decide = [row for row in line.funded_rows if row.ranked.application_id not in conflicted]
     # Lock every funded application in id order before decide() locks the program: a single
     # decision locks its application and then the program, so taking the program first (or the
     # applications in rank order) could deadlock with an officer deciding one of them meanwhile.
-    funded_ids = sorted(row.ranked.application_id for row in line.funded_rows)
+    funded_ids = sorted(row.ranked.application_id for row in to_decide)
     db.session.scalars(sa.select(Application.id).where(Application.id.in_(funded_ids)).order_by(Application.id).with_for_update()).all()
     count = 0
-    for row in line.funded_rows:
+    for row in to_decide:
         decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
                approved_cents=row.ranked.requested_cents, rationale=f"Funding line ({row.reason[0].lower()}{row.reason[1:]}).")
         count += 1
+    withheld = len(line.funded_rows) - len(to_decide)
     record_event(actor, "program.approved_above_line", program, {
-        "approved": count, "order": order, "reserve_partner_types": reserve_partner_types, "line": line.digest,
+        "approved": count, "withheld_for_conflict": withheld, "order": order, "reserve_partner_types": reserve_partner_types,
+        "line": line.digest,
     })
-    return count
+    return LineApproval(count, withheld)
 
 
 def current_decision(application: Application) -> Decision | None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import pytest
 
 from tests.security.matrix_requests import payload_for, url_for_rule
-from tests.security.world import IDENTITY, USER_KINDS, build_world, never_shown
+from tests.security.world import CONFLICTED_OFFICER, IDENTITY, USER_KINDS, build_world, never_shown
 
 GET, POST = "GET", "POST"
 
@@ -181,6 +181,28 @@ SHOWS_IDENTITY_TO_DECLARE = {
 }
 
 
+# A program officer who also reviews and declared a conflict on the submitted application (issue 14)
+# gets the officer's column everywhere, the conflicted reviewer's on a reviewer's own pages, and 404
+# from every page and POST whose URL names that application, one of its files or one of its reviews.
+CONFLICT_OUTWEIGHS_OFFICER = {
+    ("applications.view", GET), ("applications.confirmation", GET), ("applications.download_attachment", GET),
+    ("applications.withdraw", GET), ("applications.withdraw", POST), ("applications.screen", POST),
+    ("reviews.summary", GET), ("reviews.decide", POST), ("reviews.replace", GET), ("reviews.replace", POST),
+    ("awards.create_award", GET), ("awards.create_award", POST),
+}
+REVIEWERS_OWN_PAGES = {"reviews.assignment", "reviews.declare", "reviews.affiliations", "reviews.my_assignments"}
+# Its own assignments list and recused assignment name the application it declared on (never its content).
+SHOWS_REFERENCE_TO_RECUSED = {("reviews.my_assignments", GET), ("reviews.assignment", GET), ("reviews.assignment", POST),
+                              ("reviews.declare", POST)}
+
+
+def _conflicted_officer_expects(key) -> int:
+    if key in CONFLICT_OUTWEIGHS_OFFICER:
+        return 404
+    column = "conflicted" if key[0] in REVIEWERS_OWN_PAGES else "officer"
+    return MATRIX[key][USER_KINDS.index(column)]
+
+
 def _rules(app):
     return [rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
 
@@ -243,4 +265,30 @@ def test_each_user_gets_what_the_matrix_says_and_sees_nothing_kept_from_them(app
             if kind == "anonymous" and response.status_code == 302 and getattr(app.view_functions[rule.endpoint], "access_rule", "") != "public":
                 if "/login" not in response.headers["Location"]:
                     problems.append(f"{where}: sent to {response.headers['Location']}, not to sign in")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_declared_conflict_outweighs_the_officers_role_on_every_endpoint(app, make_client):
+    world = build_world()
+    browser = make_client(world.users[CONFLICTED_OFFICER])
+    markers = never_shown(world)[CONFLICTED_OFFICER]
+    problems = []
+    for rule in sorted(_rules(app), key=lambda r: (r.endpoint == "accounts.logout", r.endpoint)):
+        for method in _methods(rule):
+            key = (rule.endpoint, method)
+            if key not in MATRIX:
+                continue
+            url = url_for_rule(rule, world, CONFLICTED_OFFICER)
+            if method == GET:
+                response = browser.get(url)
+            else:
+                response = browser.post_form(url, payload_for(rule.endpoint, world))
+            body = response.get_data() + response.headers.get("Location", "").encode()
+            allowed = (world.submitted.reference,) if key in SHOWS_REFERENCE_TO_RECUSED else ()
+            leaks = _leaks(body, markers, allowed)
+            expected = _conflicted_officer_expects(key)
+            if response.status_code != expected:
+                problems.append(f"{method} {url} ({rule.endpoint}): expected {expected}, got {response.status_code}")
+            if leaks:
+                problems.append(f"{method} {url} ({rule.endpoint}): the page shows {leaks}")
     assert not problems, "\n".join(problems)

@@ -59,6 +59,9 @@ USER_KINDS = (
     "admin",
 )
 REVIEWER_KINDS = ("pending", "cleared", "unassigned", "conflicted")
+# Beside the table's kinds: a program officer who also reviews and declared a conflict on the
+# submitted application (issue 14: the conflict outweighs the officer's role on it).
+CONFLICTED_OFFICER = "conflicted_officer"
 
 
 @dataclass
@@ -129,6 +132,7 @@ def build_world() -> World:
         "officer": officer,
         "admin": make(email="admin@state.gov", name="Ada Admin", roles={"admin"}),
     }
+    users[CONFLICTED_OFFICER] = make(email="po-reviewer@state.gov", name="Quinn Both", roles={"program_officer", "reviewer"})
     scorer = make(email="scorer@review.org", name="Sam Scorer", roles={"reviewer"})
     remarker = make(email="remarker@review.org", name="Rhea Remarker", roles={"reviewer"})
     owner = users["owner"]
@@ -149,6 +153,8 @@ def build_world() -> World:
         "pending": reviews.assign_reviewer(actor=officer, application=submitted, reviewer=users["pending"]),
         "cleared": factories.review(officer=officer, application=submitted, reviewer=users["cleared"], points=None),
         "conflicted": factories.review(officer=officer, application=submitted, reviewer=users["conflicted"], points=None, conflicted=True),
+        CONFLICTED_OFFICER: factories.review(officer=officer, application=submitted, reviewer=users[CONFLICTED_OFFICER],
+                                             points=None, conflicted=True),
     }
     remarked = factories.review(officer=officer, application=submitted, reviewer=remarker, points=None)
     reviews.save_review(actor=remarker, assignment=remarked, points={c.id: c.max_points for c in criteria},
@@ -217,6 +223,8 @@ def never_shown(world: World) -> dict[str, tuple[str, ...]]:
         "finance": hashes,
         "officer": hashes,
         "admin": hashes,
+        # The submitted application's title, reference and reviews (its own recused page names the reference).
+        CONFLICTED_OFFICER: (*hashes, SUBMITTED_TITLE, world.submitted.reference, REVIEW_REMARK),
     }
 
 
