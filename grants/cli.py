@@ -153,6 +153,17 @@ def send_reminders():
     click.echo(ngettext("Queued %(num)d reminder.", "Queued %(num)d reminders.", queued))
 
 
+@grants_cli.command("prune-submission-keys")
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True, help="Keep keys this many days.")
+def prune_submission_keys(days: int):
+    """Forget the one-time keys of forms sent more than DAYS ago (a resend after that is a new submission)."""
+    from grants.submissions import prune_submission_keys as prune
+
+    removed = prune(older_than_days=days)
+    db.session.commit()
+    click.echo(f"Removed {removed} submission key(s) older than {days} days.")
+
+
 @grants_cli.command("demo-data")
 @click.option("--seed", default=2026, show_default=True, help="Seed for the random parts, so runs repeat.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")

@@ -5,17 +5,19 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import flash, request
+from flask import flash, redirect, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.fields import FileField  # flask_wtf.file.FileField and MultipleFileField are subclasses
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import Form, PasswordField, StringField, TextAreaField
+from wtforms import Form, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.meta import DefaultMeta
 from wtforms.validators import ValidationError
 
 from grants.clock import local_to_utc, to_local
 from grants.errors import DomainError
 from grants.money import MoneyError, money_input_value, parse_money
+from grants.submissions import claim_submission, is_submission_key, new_submission_key, record_submission_result
 
 
 # Control characters nobody types on purpose (pasted from other programs): kept out of the
@@ -74,6 +76,52 @@ class GrantsForm(FlaskForm):
             file_fields = {field.name for field in form if isinstance(field, FileField)}
             files = MultiDict([(key, value) for key, value in request.files.items(multi=True) if key in file_fields])
             return CombinedMultiDict([files, text])
+
+
+class SubmissionKeyField(HiddenField):
+    """A form's one-time key: made when the form is first shown, sent back unchanged with every re-render."""
+
+    def process_formdata(self, valuelist):
+        self.data = valuelist[0].strip() if valuelist else ""
+
+    def _value(self):
+        if not self.data:
+            self.data = new_submission_key()
+        return self.data
+
+
+class OneTimeForm(GrantsForm):
+    """A form that creates something: the same submission sent twice creates it once (DESIGN.md, invariant 8).
+
+    Its template renders ``form.submission_key``; its route, once the form is valid, returns
+    ``form.first_result()`` when that is not None, and after creating returns ``form.finished(redirect(…))``.
+    """
+
+    submission_key = SubmissionKeyField()
+
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        if not is_submission_key(self.submission_key.data):
+            # A page opened before keys existed, or a tampered one: refused, never created without a key.
+            self.form_errors.append("This form was out of date and nothing was saved. Check what you entered and send it again.")
+            self.submission_key.data = ""  # the page shown again gets a fresh key
+            return False
+        return valid
+
+    def first_result(self):
+        """Claim this submission; None when it is new, else the redirect to what its first sending recorded."""
+        if not is_submission_key(self.submission_key.data):
+            return None  # validate() refuses it; a stale-tab check may ask before validating
+        first = claim_submission(key=self.submission_key.data, user_id=current_user.id, purpose=request.endpoint)
+        if first is None:
+            return None
+        flash("This was already submitted; here is what was recorded.", "info")
+        return redirect(first or url_for("dashboard.home"))
+
+    def finished(self, response):
+        """Record where ``response`` (the redirect after creating) leads, so a resend is sent there too."""
+        record_submission_result(response.location)
+        return response
 
 
 class MoneyField(StringField):

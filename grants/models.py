@@ -7,3 +7,4 @@ from grants.applications.models import Application, Attachment, BudgetLine, Part
 from grants.programs.models import Criterion, Program  # noqa: F401
 from grants.reviews.models import Decision, ReviewAssignment, ReviewerAffiliation, Score  # noqa: F401
 from grants.awards.models import Amendment, Award, Disbursement, ProgressReport  # noqa: F401
+from grants.submissions import SubmissionKey  # noqa: F401

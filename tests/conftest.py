@@ -16,6 +16,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from grants import create_app
 from grants.extensions import db
+from grants.submissions import new_submission_key
 from tests import factories
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -57,8 +58,10 @@ class GrantsClient(FlaskClient):
         return URLSafeTimedSerializer(self.application.secret_key, salt="wtf-csrf-token").dumps(raw)
 
     def post_form(self, url: str, data: dict | None = None, **kwargs):
+        """Post as a freshly opened page would: a CSRF token and a new one-time submission key."""
         data = dict(data or {})
         data.setdefault("csrf_token", self.csrf_token())
+        data.setdefault("submission_key", new_submission_key())
         return self.post(url, data=data, **kwargs)
 
 

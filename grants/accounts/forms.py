@@ -13,7 +13,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from grants.accounts.models import ORGANIZATION_TYPES, ROLE_LABELS, STAFF_ROLES
 from grants.accounts.services import MIN_PASSWORD_LENGTH
-from grants.formtools import GrantsForm, strip_filter
+from grants.formtools import GrantsForm, OneTimeForm, strip_filter
 
 US_STATES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
@@ -121,7 +121,11 @@ class OrganizationForm(GrantsForm):
         )}
 
 
-class InviteForm(GrantsForm):
+class NewOrganizationForm(OneTimeForm, OrganizationForm):
+    """Registering an organization: sent twice, it registers one (editing one needs no key)."""
+
+
+class InviteForm(OneTimeForm):
     email = email_field("E-mail address of the person to invite")
 
 
@@ -134,7 +138,7 @@ def _staff_role_choices():
     return {role: ROLE_LABELS[role] for role in STAFF_ROLES}
 
 
-class StaffUserForm(GrantsForm):
+class StaffUserForm(OneTimeForm):
     name = StringField("Full name", validators=[DataRequired("Enter the person's name."), Length(max=120)], filters=[strip_filter])
     email = email_field()
     roles = MultiCheckboxField("Roles", choices=_staff_role_choices())

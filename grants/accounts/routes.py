@@ -12,6 +12,7 @@ from grants.accounts.forms import (
     ForgotPasswordForm,
     InviteForm,
     LoginForm,
+    NewOrganizationForm,
     OrganizationForm,
     RegisterForm,
     ResetPasswordForm,
@@ -174,18 +175,20 @@ def organizations():
 @bp.route("/organizations/new", methods=["GET", "POST"])
 @login_required
 def new_organization():
-    form = OrganizationForm()
+    form = NewOrganizationForm()
     if request.method == "GET":
         form.contact_name.data = current_user.name
         form.contact_email.data = current_user.email
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             organization = services.create_organization(actor=current_user, fields=form.organization_fields())
         except DomainError as error:
             apply_domain_error(form, error)
         else:
             flash(f"{organization.legal_name} is registered and you are a member.", "success")
-            return redirect(url_for("accounts.organization", organization_id=organization.id))
+            return form.finished(redirect(url_for("accounts.organization", organization_id=organization.id)))
     return render_template("accounts/organization_form.html", form=form, organization=None)
 
 
@@ -229,13 +232,15 @@ def invite_member(organization_id: int):
         abort(403)
     form = InviteForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             services.invite_member(actor=current_user, organization=organization, email=form.email.data)
         except DomainError as error:
             apply_domain_error(form, error)
         else:
             flash(f"Invitation sent to {form.email.data}.", "success")
-            return redirect(url_for("accounts.organization", organization_id=organization.id))
+            return form.finished(redirect(url_for("accounts.organization", organization_id=organization.id)))
     members = db.session.scalars(
         sa.select(User).join(Membership).where(Membership.organization_id == organization.id).order_by(User.name)
     ).all()
@@ -279,13 +284,15 @@ def admin_users():
 def admin_new_user():
     form = StaffUserForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             user = services.create_staff_user(actor=current_user, email=form.email.data, name=form.name.data, roles=set(form.roles.data))
         except DomainError as error:
             apply_domain_error(form, error)
         else:
             flash(f"Account created for {user.email}; they have been e-mailed a link to set their password.", "success")
-            return redirect(url_for("accounts.admin_users"))
+            return form.finished(redirect(url_for("accounts.admin_users")))
     return render_template("accounts/admin_user_form.html", form=form, user=None)
 
 

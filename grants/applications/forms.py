@@ -4,11 +4,11 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from grants.applications.models import ATTACHMENT_KINDS, BUDGET_CATEGORIES, MAX_BUDGET_LINES
-from grants.formtools import GrantsForm, GrantsSubform, AgencyDateTimeField, MoneyField, strip_filter
+from grants.formtools import GrantsForm, GrantsSubform, AgencyDateTimeField, MoneyField, OneTimeForm, strip_filter
 from grants.programs.models import PARTNER_TYPES
 
 
-class StartApplicationForm(GrantsForm):
+class StartApplicationForm(OneTimeForm):
     organization_id = SelectField("Apply on behalf of", coerce=int, validators=[DataRequired("Choose the organization.")])
 
 
@@ -66,6 +66,10 @@ class PartnerForm(GrantsForm):
 
     def partner_fields(self) -> dict:
         return {name: self[name].data for name in ("partner_type", "name", "contact_name", "contact_email", "role")}
+
+
+class NewPartnerForm(OneTimeForm, PartnerForm):
+    """Adding a partner: sent twice, it adds one (editing one needs no key)."""
 
 
 class BudgetLineForm(GrantsSubform):
@@ -141,7 +145,7 @@ class BudgetForm(GrantsForm):
         ]
 
 
-class AttachmentForm(GrantsForm):
+class AttachmentForm(OneTimeForm):
     kind = SelectField(
         "Document type",
         choices={"": "- Select -", **{k: v for k, v in ATTACHMENT_KINDS.items() if k not in ("commitment_letter", "payment_documentation")}},

@@ -10,6 +10,7 @@ from grants.applications.forms import (
     AttachmentForm,
     BudgetForm,
     ExtensionForm,
+    NewPartnerForm,
     PartnerForm,
     ProjectForm,
     ScreenForm,
@@ -105,6 +106,8 @@ def start(slug: str):
     form = StartApplicationForm()
     form.organization_id.choices = {org.id: org.legal_name for org in organizations}
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         organization = next(org for org in organizations if org.id == form.organization_id.data)
         try:
             application = services.start_application(actor=current_user, program=program, organization=organization)
@@ -112,7 +115,7 @@ def start(slug: str):
             apply_domain_error(form, error)
         else:
             flash(f"Application {application.reference} started. Your answers are saved at every step.", "success")
-            return redirect(url_for("applications.project", application_id=application.id))
+            return form.finished(redirect(url_for("applications.project", application_id=application.id)))
     return render_template("applications/start.html", program=program, form=form, open_now=program.is_open(utcnow()))
 
 
@@ -169,13 +172,15 @@ def partners(application_id: int):
     application = _editable(application_id)
     if application is None:
         return redirect(url_for("applications.view", application_id=application_id))
-    form = PartnerForm(program=application.program)
+    form = NewPartnerForm(program=application.program)
     moving_on = request.method == "POST" and request.form.get("action") in ("continue", "later")
     # "Save and continue" is in the same form as the partner fields: a partner typed in but not yet
     # added is added (or its problems shown) on the way, never dropped.
     if moving_on and _nothing_entered(form, ("partner_type", "name", "contact_name", "contact_email", "role"), "letter"):
         return _next_step("partners", application)
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             partner = services.add_partner(actor=current_user, application=application, fields=form.partner_fields(), letter=form.letter.data)
         except DomainError as error:
@@ -185,8 +190,8 @@ def partners(application_id: int):
         else:
             flash(f"Partner {partner.name} added.", "success")
             if moving_on:
-                return _next_step("partners", application)
-            return redirect(url_for("applications.partners", application_id=application.id))
+                return form.finished(_next_step("partners", application))
+            return form.finished(redirect(url_for("applications.partners", application_id=application.id)))
     _ask_for_file_again(form, "letter")
     return render_template("applications/partners.html", form=form, **_step_context(application, "partners"))
 
@@ -297,6 +302,8 @@ def attachments(application_id: int):
     if moving_on and _nothing_entered(form, ("kind",), "file"):
         return _next_step("attachments", application)
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             attachment = services.add_attachment(actor=current_user, application=application, kind=form.kind.data, file=form.file.data)
         except DomainError as error:
@@ -306,8 +313,8 @@ def attachments(application_id: int):
         else:
             flash(f"{attachment.original_name} uploaded.", "success")
             if moving_on:
-                return _next_step("attachments", application)
-            return redirect(url_for("applications.attachments", application_id=application.id))
+                return form.finished(_next_step("attachments", application))
+            return form.finished(redirect(url_for("applications.attachments", application_id=application.id)))
     _ask_for_file_again(form, "file")
     return render_template("applications/attachments.html", form=form, **_step_context(application, "attachments"))
 

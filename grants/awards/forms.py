@@ -9,7 +9,7 @@ from wtforms import DateField, HiddenField, RadioField, StringField, TextAreaFie
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from grants.awards.models import REPORT_METRICS
-from grants.formtools import GrantsForm, MoneyField, strip_filter
+from grants.formtools import GrantsForm, MoneyField, OneTimeForm, strip_filter
 from grants.programs.forms import Present, WholeNumberField
 
 # The quarterly report schedule is generated from the period of performance; a typo like year
@@ -37,7 +37,7 @@ def _within_schedule_limit(start: date, end: date) -> bool:
     return (end.year - start.year, end.month, end.day) <= (MAX_PERIOD_YEARS, start.month, start.day)
 
 
-class AwardForm(GrantsForm):
+class AwardForm(OneTimeForm):
     amount = MoneyField("Award amount", validators=[Present("Enter the award amount.")], min_cents=0,
                         description="Defaults to the approved amount.")
     start_date = DayField("Start of the period of performance", validators=[Present("Enter the start date.")])
@@ -61,7 +61,7 @@ class TerminateForm(GrantsForm):
                            filters=[strip_filter])
 
 
-class AmendForm(GrantsForm):
+class AmendForm(OneTimeForm):
     """An amount change typed as a direction and a dollar amount (money fields take no negatives)."""
 
     direction = RadioField("Change to the amount", choices={"increase": "Increase", "decrease": "Decrease"}, validators=[Optional()])
@@ -87,7 +87,7 @@ class AmendForm(GrantsForm):
         return -amount if self.direction.data == "decrease" else amount
 
 
-class PaymentRequestForm(GrantsForm):
+class PaymentRequestForm(OneTimeForm):
     amount = MoneyField("Amount requested", validators=[Present("Enter the amount to be paid.")], min_cents=0)
     period_start = DayField("Period covered: from (optional)", validators=[Optional()])
     period_end = DayField("Period covered: to (optional)", validators=[Optional()])
@@ -116,7 +116,7 @@ class VoidForm(GrantsForm):
     next = HiddenField()
 
 
-class RecordPaymentForm(GrantsForm):
+class RecordPaymentForm(OneTimeForm):
     amount = MoneyField("Amount paid", validators=[Present("Enter the amount paid.")], min_cents=0)
     paid_on = DayField("Paid on", validators=[Present("Enter the date it was paid.")])
     payment_reference = StringField("Voucher or check number", validators=[DataRequired("Enter the voucher or check number."), Length(max=60)],
@@ -134,7 +134,7 @@ _METRIC_FIELDS = {
 }
 
 
-class ReportForm(GrantsForm):
+class ReportForm(OneTimeForm):
     narrative = TextAreaField("Narrative", validators=[DataRequired("Write the narrative."), Length(max=20000)], filters=[strip_filter],
                               description="What the partnership did this quarter, what worked, what did not, and what comes next.")
 

@@ -144,6 +144,8 @@ def create_award(application_id: int):
     if request.method == "GET":
         form.amount.data = application.approved_cents
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             award = services.create_award(
                 actor=current_user, application_id=application.id, amount_cents=form.amount.data,
@@ -154,7 +156,7 @@ def create_award(application_id: int):
         else:
             flash(f"Award {award.award_number} made for {format_money(award.amount_cents)}; the grantee has been notified. "
                   "Activate it when the agreement is signed.", "success")
-            return redirect(url_for("awards.award_detail", award_id=award.id))
+            return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
     program = application.program
     # What this award may use: the budget less every other award and approval (this one's approval excluded).
     committed = services.committed_cents(program.id, excluding_application_id=application.id)
@@ -272,6 +274,8 @@ def amend(award_id: int):
     award = load_award_for(current_user, award_id, "manage")
     form = AmendForm(award=award)
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             amendment = services.amend_award(actor=current_user, award_id=award.id, amount_delta_cents=form.delta_cents(),
                                              new_end_date=form.new_end_date.data, reason=form.reason.data)
@@ -280,7 +284,7 @@ def amend(award_id: int):
         else:
             flash(f"Amendment {amendment.number} recorded; award {award.award_number} is now {format_money(award.amount_cents)} "
                   f"ending {award.end_date:%B %-d, %Y}.", "success")
-            return redirect(url_for("awards.award_detail", award_id=award.id))
+            return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
     program = award.program
     return render_template("awards/amend.html", award=award, program=program, form=form, figures=services.award_figures(award),
                            committed=services.committed_cents(program.id))
@@ -295,6 +299,8 @@ def request_payment(award_id: int):
     award = load_award_for(current_user, award_id, "request_payment")
     form = PaymentRequestForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             disbursement = services.request_payment(
                 actor=current_user, award_id=award.id, amount_cents=form.amount.data,
@@ -305,7 +311,7 @@ def request_payment(award_id: int):
             apply_domain_error(form, error)
         else:
             flash(f"Payment request of {format_money(disbursement.amount_cents)} sent to finance for approval.", "success")
-            return redirect(url_for("awards.award_detail", award_id=award.id))
+            return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
     return render_template("awards/request_payment.html", award=award, form=form, figures=services.award_figures(award))
 
 
@@ -315,6 +321,8 @@ def record_payment(award_id: int):
     award = load_award_for(current_user, award_id, "pay")
     form = RecordPaymentForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             disbursement = services.record_payment(
                 actor=current_user, award_id=award.id, amount_cents=form.amount.data, paid_on=form.paid_on.data,
@@ -324,7 +332,7 @@ def record_payment(award_id: int):
             apply_domain_error(form, error)
         else:
             flash(f"Payment of {format_money(disbursement.amount_cents)} recorded on award {award.award_number}.", "success")
-            return redirect(url_for("awards.award_detail", award_id=award.id))
+            return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
     return render_template("awards/record_payment.html", award=award, form=form, figures=services.award_figures(award))
 
 
@@ -437,18 +445,22 @@ def report(report_id: int):
     report = load_report_for(current_user, report_id, "view" if request.method == "GET" else "submit")
     if request.method == "GET":
         return _render_report(report)
+    form = ReportForm()
     if report.status not in (DUE, REVISION_REQUESTED):  # a stale tab: say so rather than show no form
+        if (first := form.first_result()) is not None:  # unless it is this report sent again
+            return first
         flash(f"{report.title} is {report.status_label.lower()} and can no longer be changed.", "info")
         return redirect(url_for("awards.report", report_id=report.id))
-    form = ReportForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             services.submit_report(actor=current_user, report_id=report.id, metrics=form.metrics(), narrative=form.narrative.data)
         except DomainError as error:
             apply_domain_error(form, error)
         else:
             flash(f"{report.title} submitted. The program officer will review it.", "success")
-            return redirect(url_for("awards.award_detail", award_id=report.award_id))
+            return form.finished(redirect(url_for("awards.award_detail", award_id=report.award_id)))
     return _render_report(report, form=form)
 
 

@@ -6,7 +6,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp, StopValidation, ValidationError
 
 from grants.accounts.forms import MultiCheckboxField
-from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField
+from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField, OneTimeForm
 from grants.programs.models import PARTNER_TYPES, PROGRAM_STATUSES
 from grants.programs.services import PROGRAM_FIELDS
 
@@ -132,6 +132,14 @@ class CriterionForm(GrantsForm):
 
     def criterion_fields(self) -> dict:
         return {name: self[name].data for name in ("name", "guidance", "max_points", "weight")}
+
+
+class NewProgramForm(OneTimeForm, ProgramForm):
+    """Creating a program: sent twice, it creates one (editing one needs no key)."""
+
+
+class NewCriterionForm(OneTimeForm, CriterionForm):
+    """Adding a criterion: sent twice, it adds one (editing one needs no key)."""
 
 
 class ProgramStatusForm(GrantsForm):

@@ -19,7 +19,9 @@ from grants.extensions import db
 from grants.formtools import apply_domain_error
 from grants.permissions import can_manage_program, conflicted_application_ids, load_program_for, public, roles_required
 from grants.programs import bp, services
-from grants.programs.forms import MOVE_DIRECTIONS, SLUG_PATTERN, CriterionForm, MoveCriterionForm, ProgramForm, ProgramStatusForm
+from grants.programs.forms import (
+    MOVE_DIRECTIONS, SLUG_PATTERN, CriterionForm, MoveCriterionForm, NewCriterionForm, NewProgramForm, ProgramForm, ProgramStatusForm,
+)
 from grants.programs.models import (
     ARCHIVED,
     CLOSED,
@@ -120,15 +122,17 @@ def program_list():
 @bp.route("/programs/new", methods=["GET", "POST"])
 @roles_required(PROGRAM_OFFICER)
 def new_program():
-    form = ProgramForm()
+    form = NewProgramForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             program = services.create_program(actor=current_user, fields=form.program_fields())
         except DomainError as error:
             apply_domain_error(form, error)
         else:
             flash(f"{program.name} was created as a draft. Add its rubric criteria, then publish it.", "success")
-            return redirect(url_for("programs.program_detail", program_id=program.id))
+            return form.finished(redirect(url_for("programs.program_detail", program_id=program.id)))
     return render_template("programs/program_form.html", form=form, program=None)
 
 
@@ -191,15 +195,17 @@ def rubric(program_id: int):
     # Administrators read the rubric (403 on a POST); only program officers change it.
     program = load_program_for(current_user, program_id, "manage" if request.method == "POST" else "view")
     can_manage = can_manage_program(current_user, program)
-    form = CriterionForm()
+    form = NewCriterionForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             criterion = services.add_criterion(actor=current_user, program=program, **form.criterion_fields())
         except DomainError as error:
             apply_domain_error(form, error)
         else:
             flash(f"Added “{criterion.name}” to the rubric.", "success")
-            return redirect(url_for("programs.rubric", program_id=program.id))
+            return form.finished(redirect(url_for("programs.rubric", program_id=program.id)))
     return render_template(
         "programs/rubric.html", program=program, form=form,
         can_edit=can_manage and program.rubric_frozen_at is None,

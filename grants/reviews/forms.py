@@ -1,7 +1,7 @@
 from wtforms import BooleanField, HiddenField, IntegerField, RadioField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from grants.formtools import GrantsForm, MoneyField, strip_filter
+from grants.formtools import GrantsForm, MoneyField, OneTimeForm, strip_filter
 from grants.reviews.models import OUTCOMES, RECOMMENDATIONS
 
 
@@ -54,7 +54,7 @@ class AffiliationsForm(GrantsForm):
                           description="One per line: employers, boards you sit on, organizations you advise or fund. You will not be assigned their applications or those that name them as partners.")
 
 
-class DecisionForm(GrantsForm):
+class DecisionForm(OneTimeForm):
     outcome = RadioField("Decision", choices=dict(OUTCOMES), validators=[DataRequired("Choose a decision.")])
     approved_amount = MoneyField("Approved amount (for approval)", description="Up to the amount requested. Leave empty to approve the full request.")
     rationale = TextAreaField("Rationale", validators=[DataRequired("Give the rationale."), Length(max=4000)], filters=[strip_filter])

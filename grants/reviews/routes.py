@@ -374,6 +374,8 @@ def decide(application_id: int):
         return redirect(url_for("reviews.summary", application_id=application.id))
     form = DecisionForm()
     if form.validate_on_submit():
+        if (first := form.first_result()) is not None:
+            return first
         try:
             services.decide(actor=current_user, application_id=application.id, outcome=form.outcome.data,
                             approved_cents=form.approved_amount.data, rationale=form.rationale.data)
@@ -381,7 +383,7 @@ def decide(application_id: int):
             apply_domain_error(form, error)
         else:
             flash(f"Decision recorded for {application.reference}; the applicant has been notified.", "success")
-            return redirect(url_for("reviews.summary", application_id=application.id))
+            return form.finished(redirect(url_for("reviews.summary", application_id=application.id)))
     assignments = db.session.scalars(
         sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
         .options(joinedload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.scores)).order_by(ReviewAssignment.id)

@@ -38,6 +38,7 @@ from grants.notifications.models import OutboxMessage
 from grants.programs.models import Program
 from grants.reviews import services as reviews
 from grants.reviews.models import ReviewAssignment
+from grants.submissions import new_submission_key
 from tests import factories
 from tests.security.hostile import (
     HOSTILE_FILES,
@@ -61,6 +62,7 @@ HYPOTHESIS = settings(
                            HealthCheck.function_scoped_fixture],
 )
 CSRF = object()  # stands for the browser's real CSRF token (which a mutation may replace or drop)
+KEY = object()  # stands for a freshly shown page's one-time submission key (likewise)
 PDF = Upload(factories.PDF_BYTES, "letter.pdf")
 
 
@@ -410,8 +412,11 @@ def _send(client, form: Form, url: str, payload: dict):
     data = form_data({**payload, **form.fixed})
     if data.get("csrf_token") is CSRF:
         data["csrf_token"] = client.csrf_token()
+    if data.get("submission_key") is KEY:
+        data["submission_key"] = new_submission_key()
     if form.method == "GET":
         data.pop("csrf_token", None)
+        data.pop("submission_key", None)
         return client.get(url, query_string=data)
     if form.multipart:
         return client.post(url, data=data, content_type="multipart/form-data")
@@ -431,7 +436,7 @@ def test_hostile_payloads_never_break_a_form(app, make_client, form):
     db.session.commit()
     user = extra[form.user] if form.user in extra else world.users[form.user] if form.user else None
     browser = make_client(user) if user else None
-    base = {**form.base(world, extra), "csrf_token": CSRF}
+    base = {**form.base(world, extra), "csrf_token": CSRF, "submission_key": KEY}
     extra_names = form.extra_names() if form.extra_names else None
     endpoint, _ = app.url_map.bind("localhost").match(form.url(world, extra), method=form.method)
     assert endpoint == form.endpoint, f"{form.name} posts to {endpoint}, not {form.endpoint}"
