@@ -20,7 +20,9 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'grants.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: an error's message (and so the error log) never carries a statement's
+    # values, such as a new user's password hash or session token.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
 
     AGENCY_NAME = os.environ.get("AGENCY_NAME", "State Office of Community Response")
     AGENCY_TIMEZONE = os.environ.get("AGENCY_TIMEZONE", "America/Chicago")

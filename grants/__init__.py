@@ -50,6 +50,9 @@ def load_config(app: Flask, config_name: str, overrides: dict) -> None:
 
 
 def configure_logging() -> None:
+    from grants import log_redaction
+
+    log_redaction.install()
     logger = logging.getLogger("grants")
     logger.setLevel(logging.INFO)
     if not logger.handlers:
@@ -121,6 +124,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_request_boundary(app: Flask) -> None:
     """One commit per request: commit on 2xx/3xx, roll back otherwise; then send queued mail."""
+    from grants.errors import roll_back_failed_request
     from grants.extensions import db
     from grants.notifications.services import deliver_pending
 
@@ -143,7 +147,8 @@ def register_request_boundary(app: Flask) -> None:
                     db.session.rollback()
                     app.logger.exception("request-time delivery of outbox messages %s failed", queued)
         else:
-            db.session.rollback()
+            # Never raises: an error page must still leave with its headers when the database is gone.
+            roll_back_failed_request()
         return response
 
 

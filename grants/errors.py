@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, g, render_template
 from flask_wtf.csrf import CSRFError
+
+log = logging.getLogger("grants")
+
+# The database could not answer just now (restarting, unreachable, a deadlock, no free connection):
+# the request itself was fine, and the same request will work again in a moment.
+DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.DisconnectionError, sa.exc.TimeoutError)
 
 
 class DomainError(Exception):
@@ -19,12 +28,58 @@ class NotFound(DomainError):
     pass
 
 
+def roll_back_failed_request() -> None:
+    """Undo what the failed request left in the session, so the error page can read the database.
+
+    After a failed flush the session refuses every query until it is rolled back; with the
+    database gone the rollback fails too, and is then only logged.
+    """
+    from grants.extensions import db
+
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        log.warning("could not roll back after a failed request", exc_info=True)
+
+
+def _page_with_layout(status: int, title: str, message: str) -> tuple[str, int]:
+    """The error page in the full layout, which reads the signed-in user from the database."""
+    roll_back_failed_request()
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def _page_without_database(status: int, title: str, message: str) -> tuple[str, int]:
+    """The error page with no navigation and no user: nothing in it reads the database."""
+    from grants.extensions import login_manager
+
+    roll_back_failed_request()
+    # Flask-Login loads the user from the database on first use; a stand-in visitor stops that.
+    g._login_user = login_manager.anonymous_user()
+    html = render_template("errors/error.html", status=status, title=title, message=message, database_unavailable=True)
+    return html, status
+
+
+def render_error_page(status: int, title: str, message: str) -> tuple[str, int]:
+    """The error page in the site's layout; without navigation when the database cannot answer."""
+    try:
+        return _page_with_layout(status, title, message)
+    except sa.exc.SQLAlchemyError:
+        log.warning("the %s page could not read the database; drawn without navigation", status, exc_info=True)
+        return _page_without_database(status, title, message)
+
+
+def database_unavailable_page():
+    """503 and "try again in a moment", drawn without touching the database."""
+    html, status = _page_without_database(
+        503, "Please try again in a moment",
+        "The grants system could not reach its database just now, so nothing was saved. "
+        "Please try again in a moment.",
+    )
+    return html, status, {"Retry-After": "10"}
+
+
 def register_error_handlers(app: Flask) -> None:
-    def page(status: int, title: str, message: str):
-        return (
-            render_template("errors/error.html", status=status, title=title, message=message),
-            status,
-        )
+    page = render_error_page
 
     @app.errorhandler(400)
     def bad_request(_error):
@@ -57,5 +112,12 @@ def register_error_handlers(app: Flask) -> None:
         return page(413, "File too large", f"Files can be at most {limit} MB. Go back and choose a smaller file; nothing you saved before has been lost.")
 
     @app.errorhandler(500)
-    def server_error(_error):
-        return page(500, "Something went wrong", "We could not complete your request and nothing was changed. Please try again; if it keeps happening, contact the grants team.")
+    def server_error(error):
+        if isinstance(getattr(error, "original_exception", None), DATABASE_UNAVAILABLE):
+            # Not even the user is read again: on a locked SQLite that would wait out its busy timeout once more.
+            return database_unavailable_page()
+        try:
+            return _page_with_layout(500, "Something went wrong", "We could not complete your request and nothing was changed. Please try again; if it keeps happening, contact the grants team.")
+        except sa.exc.SQLAlchemyError:
+            log.warning("the 500 page could not read the database", exc_info=True)
+            return database_unavailable_page()

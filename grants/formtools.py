@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.fields import FileField  # flask_wtf.file.FileField and MultipleFileField are subclasses
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import Form, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import DateField, Form, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.meta import DefaultMeta
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 from grants.clock import local_to_utc, to_local
 from grants.errors import DomainError
@@ -152,6 +152,41 @@ class MoneyField(StringField):
         return money_input_value(self.data) if isinstance(self.data, int) else ""
 
 
+# Every date a person types lies in these years. A typo like 9999 would otherwise reach the
+# services, whose report schedules and deadlines step past the calendar's end (a 500, not a message).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+
+
+def within_years(_form, field) -> None:
+    """The one range check of every date and date-time field (given to them by their classes)."""
+    value = field.data
+    if value is None:
+        return
+    day = to_local(value).date() if isinstance(value, datetime) else value
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        # Stops the field's later checks (an end after its start, a period's length): they would only add noise.
+        raise StopValidation(f"Enter a date between {EARLIEST_DAY.year} and {LATEST_DAY.year}.")
+
+
+def _with_year_range(validators) -> list:
+    return [*(validators or []), within_years]
+
+
+class DayField(DateField):
+    """A calendar date (``<input type=date>``): blank is None, junk gets a plain message."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("invalid_value_message", "Enter a date, like 2027-03-31.")
+        super().__init__(label, _with_year_range(validators), **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        super().process_formdata([valuelist[0].strip()])
+
+
 class AgencyDateTimeField(StringField):
     """A date and time typed in the agency's zone (``<input type=datetime-local>``); data is UTC."""
 
@@ -159,7 +194,7 @@ class AgencyDateTimeField(StringField):
 
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("render_kw", {})["type"] = "datetime-local"
-        super().__init__(label, validators, **kwargs)
+        super().__init__(label, _with_year_range(validators), **kwargs)
         self.raw_text = ""
 
     def process_formdata(self, valuelist):

@@ -7,6 +7,7 @@ checks the reader may see the record they belong to.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -32,6 +33,12 @@ ACCEPTED_TYPES = {
 }
 ACCEPTED_DESCRIPTION = "PDF, Word (.docx), Excel (.xlsx), PNG or JPEG"
 _CHUNK = 1024 * 1024
+# The folder cannot be written (full disk, lost network share, wrong permissions): the person can
+# only try again, so the form comes back with what they typed and this message beside the file.
+STORAGE_FAILED = ("We could not store your file just now, so nothing was saved. Please try again in a moment: "
+                  "choose the file once more (your other answers are kept below).")
+
+log = logging.getLogger("grants.uploads")
 
 
 @dataclass(frozen=True)
@@ -70,15 +77,17 @@ def store_upload(file: FileStorage | None, field: str = "file") -> StoredFile:
         raise DomainError("Choose a file to upload.", field)
     limit = current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024
     folder = upload_folder()
-    folder.mkdir(parents=True, exist_ok=True)
     stored_name = secrets.token_hex(16)
     target = folder / stored_name
     digest = hashlib.sha256()
     size = 0
     head = b""
     tail = b""
+    opened = False
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         with open(target, "xb") as out:
+            opened = True
             while chunk := file.stream.read(_CHUNK):
                 size += len(chunk)
                 if size > limit:
@@ -93,8 +102,14 @@ def store_upload(file: FileStorage | None, field: str = "file") -> StoredFile:
         content_type = _sniff(head, tail)
         if content_type is None:
             raise DomainError(f"This file is not a {ACCEPTED_DESCRIPTION} file. Choose a file of one of those types.", field)
+    except OSError as exc:
+        if opened:
+            _discard(target)
+        log.error("could not store an upload in %s: %s", folder, exc)
+        raise DomainError(STORAGE_FAILED, field) from exc
     except BaseException:
-        target.unlink(missing_ok=True)
+        if opened:
+            _discard(target)
         raise
     _pending(db.session, "new").append(stored_name)
     return StoredFile(
@@ -104,6 +119,13 @@ def store_upload(file: FileStorage | None, field: str = "file") -> StoredFile:
         content_type=content_type,
         sha256=digest.hexdigest(),
     )
+
+
+def _discard(target: Path) -> None:
+    try:
+        target.unlink(missing_ok=True)
+    except OSError:
+        log.warning("could not remove the partial upload %s", target, exc_info=True)
 
 
 def stored_path(stored_name: str) -> Path:

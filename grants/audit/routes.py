@@ -5,7 +5,7 @@ from flask import render_template, request
 
 from grants.accounts.models import ADMIN
 from grants.audit import bp
-from grants.audit.models import AuditEvent
+from grants.audit.models import AuditEvent, AuditHead
 from grants.clock import local_to_utc
 from grants.db import paginate, query_text
 from grants.extensions import db
@@ -38,9 +38,12 @@ def log():
     if date_to and date_to < date.max:  # "to" the last day there is (9999-12-31) leaves no upper bound to add a day to
         stmt = stmt.where(AuditEvent.occurred_at < local_to_utc(datetime.combine(date_to + timedelta(days=1), time.min)))
     page = paginate(stmt, per_page=50)
+    # Read after the page: an append commits its event and the head together, so a row above the
+    # head read now was never appended to the chain (audit-verify names it).
+    chain_head = db.session.scalar(sa.select(AuditHead.event_id).where(AuditHead.id == 1))
     actions = db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)).all()
     entity_types = db.session.scalars(sa.select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)).all()
     return render_template(
-        "audit/log.html", page=page, filters=filters, actions=actions, entity_types=entity_types,
+        "audit/log.html", page=page, filters=filters, chain_head=chain_head, actions=actions, entity_types=entity_types,
         date_from=request.args.get("from", ""), date_to=request.args.get("to", ""),
     )

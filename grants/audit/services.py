@@ -151,52 +151,92 @@ def parse_anchor(text: str) -> tuple[int, str]:
     return int(event_id), digest
 
 
+def _read_head():
+    return db.session.execute(sa.select(AuditHead.event_id, AuditHead.hash).where(AuditHead.id == 1)).first()
+
+
+class _ChainWalk:
+    """Follows the chain in id order from genesis, batch by batch, remembering where it got to."""
+
+    def __init__(self, anchor: tuple[int, str] | None):
+        self.anchor = anchor
+        self.anchor_seen = anchor is None
+        self.count = 0
+        self.last_id = 0
+        self.last_hash: str | None = None
+
+    def walk(self, batch_size: int, up_to: int | None, *, past: int | None = None) -> ChainReport | None:
+        """Verify the events after the last one walked (up to id ``up_to``); the first bad one as a report.
+
+        ``past`` is the newest event the head recorded when the walk goes beyond it: events there
+        must follow the chain like any other, or they are rows that were never appended to it.
+        """
+        while True:
+            stmt = sa.select(AuditEvent).where(AuditEvent.id > self.last_id)
+            if up_to is not None:
+                stmt = stmt.where(AuditEvent.id <= up_to)
+            events = db.session.scalars(stmt.order_by(AuditEvent.id).limit(batch_size)).all()
+            if not events:
+                return None
+            for event in events:
+                problem = self._problem(event)
+                if problem is not None:
+                    if past is not None:
+                        problem = f"is not on the chain: it comes after its newest recorded event {past}, and {problem}"
+                    return ChainReport(self.count, event.id, problem)
+                self.count += 1
+                self.last_id, self.last_hash = event.id, event.hash
+            db.session.expunge_all()
+
+    def _problem(self, event: AuditEvent) -> str | None:
+        if event.prev_hash != (self.last_hash or GENESIS_HASH):
+            return "does not follow the event before it (one was removed or reordered)"
+        if event_hash(event) != event.hash:
+            return "its contents were altered after it was written"
+        if self.anchor is not None and event.id == self.anchor[0]:
+            if event.hash != self.anchor[1]:
+                return "its hash differs from the anchor recorded earlier (the chain was rewritten)"
+            self.anchor_seen = True
+        return None
+
+
 def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) -> ChainReport:
-    """Walk the chain in id order; report the first event that was altered, removed or moved.
+    """Walk the chain in id order; report the first event that was altered, removed, moved or added.
 
     The newest events have no successor to show their removal; the AuditHead row, moved with
     every append, does. Someone able to rewrite both could rebuild the whole chain with fresh
     hashes, so ``anchor`` (a head recorded earlier, outside the database) must still be in the
-    chain with the same hash.
+    chain with the same hash. Every row must be on the chain: one after the head is either an
+    append made during the walk (it follows the chain, and the head has moved to it) or was put
+    there some other way.
     """
-    # The head is read first and the walk stops at it: on PostgreSQL every query sees the latest
-    # commits, and events appended while the walk runs must not look like a removed tail. Appends
-    # are serialized, so every event up to the head read here is already committed.
-    head = db.session.execute(sa.select(AuditHead.event_id, AuditHead.hash).where(AuditHead.id == 1)).first()
-    expected_prev = GENESIS_HASH
-    count = 0
-    last_id = 0
-    head_hash = None
-    anchor_seen = anchor is None
-    while True:
-        stmt = sa.select(AuditEvent).where(AuditEvent.id > last_id)
-        if head is not None:
-            stmt = stmt.where(AuditEvent.id <= head.event_id)
-        events = db.session.scalars(stmt.order_by(AuditEvent.id).limit(batch_size)).all()
-        if not events:
-            break
-        for event in events:
-            if event.prev_hash != expected_prev:
-                return ChainReport(
-                    count, event.id, "does not follow the event before it (one was removed or reordered)"
-                )
-            if event_hash(event) != event.hash:
-                return ChainReport(count, event.id, "its contents were altered after it was written")
-            if anchor is not None and event.id == anchor[0]:
-                if event.hash != anchor[1]:
-                    return ChainReport(count, event.id, "its hash differs from the anchor recorded earlier (the chain was rewritten)")
-                anchor_seen = True
-            expected_prev = event.hash
-            count += 1
-            last_id = event.id
-            head_hash = event.hash
-        db.session.expunge_all()
-    if count and head is None:
-        return ChainReport(count, None, "the record of its newest event is missing (it was deleted)", last_id, head_hash)
-    if head is not None and (head.event_id, head.hash) != (last_id, head_hash):
-        return ChainReport(count, None, f"it ends at event {last_id or 'none'} but its newest event was {head.event_id} "
-                                        "(events were removed from its end)", last_id or None, head_hash)
-    if not anchor_seen:
-        return ChainReport(count, None, f"the anchor event {anchor[0]} is no longer in the chain "
-                                        "(events were removed from its end)", last_id or None, head_hash)
-    return ChainReport(count, head_id=last_id or None, head_hash=head_hash)
+    # The head is read first and the first walk stops at it: on PostgreSQL every query sees the
+    # latest commits, and events appended while the walk runs must not look like a removed tail.
+    # Appends are serialized, so every event up to the head read here is already committed.
+    head = _read_head()
+    chain = _ChainWalk(anchor)
+    report = chain.walk(batch_size, up_to=head.event_id if head is not None else None)
+    if report is not None:
+        return report
+    if chain.count and head is None:
+        return ChainReport(chain.count, None, "the record of its newest event is missing (it was deleted)", chain.last_id, chain.last_hash)
+    if head is not None and (head.event_id, head.hash) != (chain.last_id, chain.last_hash):
+        return ChainReport(chain.count, None, f"it ends at event {chain.last_id or 'none'} but its newest event was {head.event_id} "
+                                              "(events were removed from its end)", chain.last_id or None, chain.last_hash)
+    if head is not None:
+        walked_to = chain.last_id
+        report = chain.walk(batch_size, up_to=None, past=walked_to)
+        if report is not None:
+            return report
+        if chain.last_id > walked_to:
+            # An append commits its event and the head together, so a real one is behind the head by now.
+            now = _read_head()
+            if now is None or now.event_id < chain.last_id:
+                recorded = now.event_id if now is not None else walked_to
+                stray = db.session.scalar(sa.select(sa.func.min(AuditEvent.id)).where(AuditEvent.id > recorded))
+                return ChainReport(chain.count, stray, f"is not on the chain: it comes after its newest recorded event {recorded} "
+                                                       "(the row was added to the table, not appended to the chain)")
+    if not chain.anchor_seen:
+        return ChainReport(chain.count, None, f"the anchor event {anchor[0]} is no longer in the chain "
+                                              "(events were removed from its end)", chain.last_id or None, chain.last_hash)
+    return ChainReport(chain.count, head_id=chain.last_id or None, head_hash=chain.last_hash)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from flask_wtf.file import FileField
-from wtforms import DateField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 
 from grants.awards.models import REPORT_METRICS
-from grants.formtools import GrantsForm, MoneyField, OneTimeForm, strip_filter
+from grants.formtools import DayField, GrantsForm, MoneyField, OneTimeForm, strip_filter
 from grants.programs.forms import Present, WholeNumberField
 
 # The quarterly report schedule is generated from the period of performance; a typo like year
@@ -17,20 +17,6 @@ from grants.programs.forms import Present, WholeNumberField
 MAX_PERIOD_YEARS = 10
 # Report metrics are 32-bit integer columns on PostgreSQL.
 MAX_METRIC = 1_000_000_000
-
-
-class DayField(DateField):
-    """A calendar date (``<input type=date>``): blank is None, junk gets a plain message."""
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("invalid_value_message", "Enter a date, like 2027-03-31.")
-        super().__init__(label, validators, **kwargs)
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        super().process_formdata([valuelist[0].strip()])
 
 
 def _within_schedule_limit(start: date, end: date) -> bool:

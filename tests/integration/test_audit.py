@@ -1,9 +1,13 @@
 """The audit trail: events in the same transaction, a hash chain that shows tampering."""
 
+import re
+from types import SimpleNamespace
+
 import sqlalchemy as sa
 
 from grants.audit.models import AuditEvent
 from grants.audit.services import record_event, verify_chain
+from grants.db import utcnow
 from grants.extensions import db
 from tests import factories
 
@@ -143,3 +147,59 @@ def test_admin_reads_and_filters_the_audit_log(make_client, admin, applicant):
     assert b"applicant@example.org" in by_actor.data
     assert b"admin@example.gov</td>" not in by_actor.data
     assert browser.get("/admin/audit/?from=not-a-date&page=999").status_code == 200
+
+
+def _insert_raw_event(**overrides):
+    """A row written straight into the table, as someone with database access would."""
+    values = {"occurred_at": utcnow(), "actor_label": "system", "action": "test.planted", "entity_type": "system",
+              "changes": {}, "prev_hash": "f" * 64, "hash": "e" * 64, **overrides}
+    db.session.execute(sa.insert(AuditEvent).values(**values))
+    db.session.commit()
+    return db.session.scalar(sa.select(sa.func.max(AuditEvent.id)))
+
+
+def test_a_row_added_after_the_newest_event_is_not_on_the_chain(app, make_client, admin):
+    events = _events()
+    browser = make_client(admin)
+    planted = _insert_raw_event()
+    assert planted > events[-1].id
+    result = _audit_verify(app)
+    assert result.exit_code == 1, result.output
+    assert f"at event {planted}: is not on the chain" in result.output
+    # The log still lists it newest first, marked as outside the chain; the events on it are not marked.
+    page = browser.get("/admin/audit/").get_data(as_text=True)
+    rows = re.findall(r"<tr>\s*<td>(\d+)( <span[^>]*>Not on the chain</span>)?</td>", page)
+    assert rows[0] == (str(planted), " <span class=\"usa-tag bg-secondary-dark\">Not on the chain</span>")
+    assert all(mark == "" for _, mark in rows[1:]) and len(rows) > 1
+
+
+def test_a_row_after_the_head_that_follows_the_chain_is_still_not_on_it(app):
+    # Well formed: chained to the newest event with a correct hash, but the head never moved to it.
+    from grants.audit.services import event_hash
+
+    events = _events()
+    forged = AuditEvent(occurred_at=utcnow(), actor_label="system", action="test.forged", entity_type="system",
+                        changes={}, prev_hash=events[-1].hash)
+    forged.hash = event_hash(forged)
+    forged_id = _insert_raw_event(**{c: getattr(forged, c) for c in ("occurred_at", "action", "prev_hash", "hash")})
+    report = verify_chain()
+    assert not report.intact and report.first_bad_id == forged_id and "is not on the chain" in report.problem
+
+
+def test_events_appended_while_the_check_runs_are_on_the_chain(app, monkeypatch):
+    # The check read the head before the last event was appended (and committed with its head).
+    from grants.audit import services
+
+    events = _events()
+    real_read_head = services._read_head
+    reads = []
+
+    def head_as_it_was_before_the_last_append():
+        reads.append(1)
+        head = real_read_head()
+        return SimpleNamespace(event_id=events[-2].id, hash=events[-2].hash) if len(reads) == 1 else head
+
+    monkeypatch.setattr(services, "_read_head", head_as_it_was_before_the_last_append)
+    report = verify_chain(batch_size=1)
+    assert report.intact, report.problem
+    assert report.count == len(events) and report.anchor == f"{events[-1].id}:{events[-1].hash}"
