@@ -32,8 +32,12 @@ class Config:
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
     MAX_UPLOAD_MB = _env_int("MAX_UPLOAD_MB", 10)
 
-    # Where the site is reached, for links in e-mails queued from the shell (no request to copy).
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000")
+    # Where people reach the site (scheme, host, optional path): every link in an e-mail or export
+    # is built from it, never from a request's Host header, which a client chooses. Required in
+    # production; BASE_URL is the older name, still read. SERVER_NAME + PREFERRED_URL_SCHEME also do.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or os.environ.get("BASE_URL")
+    SERVER_NAME = os.environ.get("SERVER_NAME")
+    PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
 
     # Outgoing mail: messages are queued in the outbox and sent by SMTP when MAIL_SERVER is set,
     # otherwise written to the log.
@@ -52,9 +56,21 @@ class Config:
     OUTBOX_RETRY_SECONDS = _env_int("OUTBOX_RETRY_SECONDS", 60)
     OUTBOX_CLAIM_SECONDS = _env_int("OUTBOX_CLAIM_SECONDS", 600)
 
-    # Login throttling: counted in the database so it holds across processes and hosts.
+    # Sign-in throttling: after LOGIN_MAX_FAILURES wrong passwords for one address from one client,
+    # that client (not the account) waits LOGIN_LOCK_MINUTES. Counted in the database so it holds
+    # across processes and hosts.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
+
+    # Per-client request limits (Flask-Limiter) on sign-in, registration, password reset and
+    # invitations. memory:// counts per process; with several processes or hosts, share one
+    # storage such as redis://redis.internal:6379 (needs the redis package).
+    RATE_LIMITS_ENABLED = os.environ.get("RATE_LIMITS_ENABLED", "true").lower() == "true"
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_SIGN_IN = os.environ.get("RATELIMIT_SIGN_IN", "20 per minute;300 per hour")
+    RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "20 per hour")
+    RATELIMIT_PASSWORD_RESET = os.environ.get("RATELIMIT_PASSWORD_RESET", "10 per hour")
+    RATELIMIT_INVITATION = os.environ.get("RATELIMIT_INVITATION", "30 per hour")
     PASSWORD_RESET_MAX_AGE = 3600
     PASSWORD_HASH_METHOD = "scrypt"
 
@@ -72,9 +88,13 @@ class Config:
         return (self.MAX_UPLOAD_MB + 1) * 1024 * 1024
 
 
+LOCAL_BASE_URL = "http://127.0.0.1:5000"
+
+
 class DevelopmentConfig(Config):
     DEBUG = False
     SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-not-secret"
+    PUBLIC_BASE_URL = Config.PUBLIC_BASE_URL or (None if Config.SERVER_NAME else LOCAL_BASE_URL)
 
 
 class TestingConfig(Config):
@@ -84,6 +104,11 @@ class TestingConfig(Config):
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps the suite quick
     OUTBOX_SEND_AFTER_REQUEST = False
     MAIL_SERVER = None
+    PUBLIC_BASE_URL = LOCAL_BASE_URL
+    SERVER_NAME = None
+    # The suite signs in many times from one address; the tests of the limits switch them on.
+    RATE_LIMITS_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
 
 
 class ProductionConfig(Config):

@@ -25,6 +25,7 @@ def create_app(config_name: str | None = None, **overrides) -> Flask:
     register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_rate_limits(app)
     register_request_boundary(app)
     register_template_helpers(app)
     register_commands(app)
@@ -39,6 +40,7 @@ def load_config(app: Flask, config_name: str, overrides: dict) -> None:
     app.config["CONFIG_NAME"] = config_name
     if not app.config.get("SECRET_KEY"):
         raise SystemExit("SECRET_KEY is not set: export a long random SECRET_KEY before starting in production.")
+    app.config["PUBLIC_BASE_URL"] = public_base_url(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     Path(app.config["UPLOAD_FOLDER"]).mkdir(parents=True, exist_ok=True)
     configure_logging()
@@ -47,6 +49,30 @@ def load_config(app: Flask, config_name: str, overrides: dict) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+
+def public_base_url(config) -> str:
+    """The site's address for links in e-mails and exports, from configuration only.
+
+    PUBLIC_BASE_URL (or its older name BASE_URL), else SERVER_NAME with PREFERRED_URL_SCHEME.
+    Refuses to start without one: a link built from the request's Host header would let anyone
+    who types a victim's address receive that victim's password-reset link on their own host.
+    """
+    from urllib.parse import urlsplit
+
+    url = config.get("PUBLIC_BASE_URL") or config.get("BASE_URL")
+    if not url and config.get("SERVER_NAME"):
+        root = (config.get("APPLICATION_ROOT") or "/").rstrip("/")
+        url = f"{config.get('PREFERRED_URL_SCHEME') or 'https'}://{config['SERVER_NAME']}{root}"
+    if not url:
+        raise SystemExit(
+            "PUBLIC_BASE_URL is not set: export the address people use to reach the site "
+            "(for example https://grants.example.gov) before starting in production."
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SystemExit(f"PUBLIC_BASE_URL must look like https://grants.example.gov, not {url!r}.")
+    return url.rstrip("/")
 
 
 def configure_logging() -> None:
@@ -120,6 +146,35 @@ def register_error_handlers(app: Flask) -> None:
     from grants.errors import register_error_handlers as register
 
     register(app)
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Per-client limits (the routes name theirs), and a 429 page that says how long to wait."""
+    import math
+    import time
+
+    from flask import render_template
+
+    from grants.extensions import limiter
+
+    limiter.init_app(app)
+
+    @app.errorhandler(429)
+    def too_many_requests(_error):
+        current = limiter.current_limit
+        seconds = max(1, math.ceil(current.reset_at - time.time())) if current else 60
+        minutes = max(1, round(seconds / 60))  # a window's reset can land a second past the minute
+        wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        response = app.make_response((
+            render_template(
+                "errors/error.html", status=429, title="Too many attempts",
+                message=(f"There have been too many attempts from your connection, so this page is paused "
+                         f"for it. Wait {wait} and try again; this request was not carried out."),
+            ),
+            429,
+        ))
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
 
 def register_request_boundary(app: Flask) -> None:

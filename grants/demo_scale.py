@@ -250,7 +250,7 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
     password_hash = hash_password(password)
     org_ids = _insert(Organization, [{**o["row"], "created_at": opens_at - timedelta(days=30)} for o in orgs], ids=True)
     user_ids = _insert(User, [{
-        **row, "password_hash": password_hash, "active": True, "failed_logins": 0, "locked_until": None,
+        **row, "password_hash": password_hash, "active": True, "failed_logins": 0,
         "session_token": new_session_token(), "created_at": opens_at - timedelta(days=30), "last_login_at": None,
     } for row in grantee_rows + reviewer_rows], ids=True)
     grantee_ids, reviewer_ids = user_ids[:len(orgs)], user_ids[len(orgs):]

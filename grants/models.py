@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and ``db.create_all`` see the whole schema."""
 
-from grants.accounts.models import Membership, Organization, User, UserRole  # noqa: F401
+from grants.accounts.models import Membership, Organization, SignInThrottle, User, UserRole  # noqa: F401
 from grants.audit.models import AuditEvent, AuditHead  # noqa: F401
 from grants.notifications.models import OutboxMessage  # noqa: F401
 from grants.applications.models import Application, Attachment, BudgetLine, Partner  # noqa: F401

@@ -48,8 +48,9 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(sa.String(120))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # Failed sign-ins since the last success, from anywhere (shown in the audit trail; it never
+    # locks the account: SignInThrottle slows the guessing client alone).
     failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Part of the login cookie's identity; replacing it ends every session of the user.
     session_token: Mapped[str] = mapped_column(sa.String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -82,6 +83,26 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:  # Flask-Login
         return f"{self.id}:{self.session_token}"
+
+
+class SignInThrottle(db.Model):
+    """Failed sign-ins for one e-mail address from one client network.
+
+    Guessing is paused for that client alone, so a stranger who knows an address cannot lock its
+    owner out (OWASP ASVS 2.2.1, NIST SP 800-63B 5.2.2). Keyed by the address as typed, known or
+    not, so the answer never tells whether an account exists; kept in the database so every
+    server process sees the same count.
+    """
+
+    __tablename__ = "sign_in_throttle"
+    __table_args__ = (sa.UniqueConstraint("email", "client"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))  # normalized, as User.email
+    client: Mapped[str] = mapped_column(sa.String(64))  # the client's address (an IPv6 /64)
+    failures: Mapped[int] = mapped_column(default=0)
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class UserRole(db.Model):

@@ -1,7 +1,7 @@
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from grants.accounts import bp
@@ -21,7 +21,7 @@ from grants.accounts.forms import (
 from grants.accounts.models import ADMIN, FINANCE, PROGRAM_OFFICER, Membership, Organization, User, UserRole
 from grants.db import paginate, query_text
 from grants.errors import DomainError
-from grants.extensions import db, login_manager
+from grants.extensions import client_address, db, limiter, login_manager
 from grants.formtools import apply_domain_error
 from grants.permissions import is_member, login_required, public, roles_required
 
@@ -50,6 +50,11 @@ def safe_next(target: str | None) -> str:
     return url_for("dashboard.home")
 
 
+def _limit(setting: str):
+    """A per-client limit on the POSTs of a page strangers can hammer, read from ``setting``."""
+    return limiter.limit(lambda: current_app.config[setting], methods=["POST"])
+
+
 def _start_session(user: User) -> None:
     session.clear()  # a fresh session at sign-in: nothing from before carries over
     login_user(user)
@@ -57,31 +62,43 @@ def _start_session(user: User) -> None:
 
 @bp.route("/register", methods=["GET", "POST"])
 @public
+@_limit("RATELIMIT_REGISTER")
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.home"))
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = services.register_applicant(email=form.email.data, name=form.name.data, password=form.password.data)
+            services.register_applicant(email=form.email.data, name=form.name.data, password=form.password.data)
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            _start_session(user)
-            flash("Your account is ready. Next, register your organization or accept an invitation to join one.", "success")
-            return redirect(url_for("accounts.organizations"))
+            # The same answer whether the address was new or already had an account (whose owner
+            # is e-mailed instead), so this page cannot be used to find out who has an account.
+            flash(
+                f"We have sent a message to {services.normalize_email(form.email.data)}. If you have just "
+                "created your account, sign in below with your e-mail address and password; then register "
+                "your organization or accept an invitation to join one.",
+                "success",
+            )
+            return redirect(url_for("accounts.login", next=url_for("accounts.organizations")))
     return render_template("accounts/register.html", form=form)
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@_limit("RATELIMIT_SIGN_IN")
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = services.authenticate(email=form.email.data, password=form.password.data)
+            user = services.authenticate(email=form.email.data, password=form.password.data, client=client_address())
+        except services.SignInPaused as paused:
+            flash(paused.message, "error")
+            # 429 once the pause is recorded; the attempt that starts it must commit (a 200).
+            return render_template("accounts/login.html", form=form), (429 if paused.already else 200)
         except services.LoginRefused as refused:
             flash(refused.message, "error")
         else:
@@ -103,6 +120,7 @@ def logout():
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @public
+@_limit("RATELIMIT_PASSWORD_RESET")
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
@@ -114,6 +132,7 @@ def forgot_password():
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @public
+@_limit("RATELIMIT_PASSWORD_RESET")
 def reset_password(token: str):
     user = services.user_for_reset_token(token)
     if user is None:
@@ -249,6 +268,7 @@ def invite_member(organization_id: int):
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @login_required
+@_limit("RATELIMIT_INVITATION")
 def accept_invitation(token: str):
     if request.method == "GET":
         return render_template("accounts/accept_invitation.html", token=token)

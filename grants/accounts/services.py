@@ -11,24 +11,25 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from sqlalchemy.exc import IntegrityError
+
 from grants.accounts.models import (
     ALL_ROLES,
     APPLICANT,
     Membership,
     Organization,
+    SignInThrottle,
     User,
     UserRole,
     new_session_token,
 )
 from grants.audit.services import changes_between, record_event
-from grants.db import utcnow
+from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.notifications.services import external_url, queue_message
 
 MIN_PASSWORD_LENGTH = 12
-# Checked against a real hash when the e-mail is unknown, so both paths take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="pbkdf2:sha256:1000")
 ORGANIZATION_FIELDS = (
     "legal_name", "ein", "uei", "org_type", "county", "address_line1", "address_line2",
     "city", "state", "postal_code", "contact_name", "contact_email", "contact_phone",
@@ -47,15 +48,33 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
+def _dummy_password_hash() -> str:
+    """A hash made like real ones (PASSWORD_HASH_METHOD), checked when the e-mail is unknown.
+
+    Checking it costs what checking a real password costs, so the time taken does not tell whether
+    an address has an account. Made once per app and method, on first use.
+    """
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    cache = current_app.extensions.setdefault("grants_dummy_password_hash", {})
+    if method not in cache:
+        cache[method] = generate_password_hash("not-a-real-password", method=method)
+    return cache[method]
+
+
 def _check_password_rules(password: str, field: str = "password") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", field)
 
 
+EMAIL_TAKEN_MESSAGE = "An account with this e-mail address already exists."
+
+
 def _new_user(*, email: str, name: str, password: str | None, roles: set[str]) -> User:
+    """Insert a user; DomainError on ``email`` when the address is taken, even by a request
+    that committed it a moment ago (the unique key, caught in a savepoint, instead of a 500)."""
     email = normalize_email(email)
     if find_user_by_email(email) is not None:
-        raise DomainError("An account with this e-mail address already exists.", "email")
+        raise DomainError(EMAIL_TAKEN_MESSAGE, "email")
     unknown = set(roles) - set(ALL_ROLES)
     if unknown:
         raise DomainError(f"Unknown role: {', '.join(sorted(unknown))}.", "roles")
@@ -68,15 +87,59 @@ def _new_user(*, email: str, name: str, password: str | None, roles: set[str]) -
         password_hash=hash_password(password) if password else "!",
         role_rows=[UserRole(role=role) for role in sorted(roles)],
     )
-    db.session.add(user)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        raise DomainError(EMAIL_TAKEN_MESSAGE, "email") from None
     return user
 
 
-def register_applicant(*, email: str, name: str, password: str) -> User:
-    """Create an applicant account. Raises DomainError (field ``email``) for a taken address."""
-    user = _new_user(email=email, name=name, password=password, roles={APPLICANT})
+def register_applicant(*, email: str, name: str, password: str) -> User | None:
+    """Create an applicant account and e-mail its owner a welcome with the sign-in link.
+
+    For an address that already has an account nothing is created: its owner is e-mailed that
+    someone tried to register with it, and None is returned. Both cases hash the password, so
+    neither the page nor the time taken tells a stranger which addresses have accounts.
+    Raises DomainError (field ``password``) for a password that breaks the rules.
+    """
+    _check_password_rules(password)
+    email = normalize_email(email)
+    owner = find_user_by_email(email)
+    if owner is not None:
+        hash_password(password)  # the same work as a new account
+        queue_message(
+            to=owner.email,
+            subject="Someone tried to register with your e-mail address",
+            body=(
+                f"Hello {owner.name},\n\nSomeone tried to create a new account on the "
+                f"{current_app.config['AGENCY_NAME']} grants system with this e-mail address, which "
+                "already has an account. No new account was made.\n\n"
+                f"If it was you, sign in here:\n{external_url('accounts.login')}\n\n"
+                f"If you have forgotten your password, reset it here:\n{external_url('accounts.forgot_password')}\n\n"
+                "If it was not you, you can ignore this message; nothing has changed."
+            ),
+        )
+        record_event(None, "user.registration_attempted", owner)
+        return None
+    try:
+        user = _new_user(email=email, name=name, password=password, roles={APPLICANT})
+    except DomainError as error:
+        if error.message != EMAIL_TAKEN_MESSAGE:
+            raise
+        return None  # registered at the same moment by another request (a double submission)
     record_event(user, "user.registered", user, {"email": user.email, "roles": [APPLICANT]})
+    queue_message(
+        to=user.email,
+        subject=f"Your {current_app.config['AGENCY_NAME']} grants account is ready",
+        body=(
+            f"Hello {user.name},\n\nYour applicant account on the grants system is ready. "
+            f"Sign in with this e-mail address and the password you chose:\n{external_url('accounts.login')}\n\n"
+            "If you did not create this account, reset its password here and tell the grants team:\n"
+            f"{external_url('accounts.forgot_password')}"
+        ),
+    )
     return user
 
 
@@ -132,42 +195,99 @@ class LoginRefused(DomainError):
     pass
 
 
+class SignInPaused(LoginRefused):
+    """Too many failed sign-ins for this address from this client: it must wait.
+
+    ``already`` is False on the attempt that starts the pause (its count must be committed).
+    """
+
+    def __init__(self, message: str, *, already: bool):
+        super().__init__(message)
+        self.already = already
+
+
 LOGIN_REFUSED_MESSAGE = (
     "That e-mail and password do not match an account we can sign in right now. "
-    "Check them and try again; after 5 failed attempts an account is locked for 15 minutes."
+    "Check them and try again."
 )
 
 
-def authenticate(*, email: str, password: str) -> User:
-    """Check a sign-in attempt and count failures in the database.
+def sign_in_paused_message() -> str:
+    config = current_app.config
+    return (
+        f"There have been {config['LOGIN_MAX_FAILURES']} failed sign-ins with this e-mail address from your "
+        f"connection, so signing in with it from here is paused for {config['LOGIN_LOCK_MINUTES']} minutes. "
+        "Wait and try again, or reset your password with 'Forgot your password?'."
+    )
 
-    Raises LoginRefused with one message for every failure, so it never tells whether the
-    e-mail exists, is locked or is inactive.
+
+def authenticate(*, email: str, password: str, client: str) -> User:
+    """Check a sign-in attempt from ``client`` (its address).
+
+    Failures are counted per e-mail address and client in the database: after LOGIN_MAX_FAILURES
+    that client waits LOGIN_LOCK_MINUTES, while the owner can still sign in from elsewhere.
+    Raises LoginRefused with one message for every failure, and SignInPaused while paused, the
+    same for known and unknown addresses; every attempt checks one password hash of the
+    configured method, so the time taken does not tell either.
     """
     config = current_app.config
     now = utcnow()
-    user = db.session.scalar(
-        sa.select(User).where(User.email == normalize_email(email)).with_for_update()
-    )
-    if user is None:
-        check_password_hash(_DUMMY_HASH, password)
-        raise LoginRefused(LOGIN_REFUSED_MESSAGE)
-    if user.locked_until is not None and user.locked_until > now:
-        raise LoginRefused(LOGIN_REFUSED_MESSAGE)
-    if not user.active or not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        record_event(user, "user.login_failed", user, {"failed_logins": user.failed_logins})
-        if user.failed_logins >= config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-            record_event(None, "user.locked", user, {"locked_until": user.locked_until})
+    email = normalize_email(email)
+    user = db.session.scalar(sa.select(User).where(User.email == email).with_for_update())
+    password_ok = check_password_hash(user.password_hash if user is not None else _dummy_password_hash(), password)
+    throttle = _sign_in_throttle(email=email, client=client)
+    if throttle is not None and throttle.paused_until is not None and throttle.paused_until > now:
+        raise SignInPaused(sign_in_paused_message(), already=True)
+    if user is None or not user.active or not password_ok:
+        paused = _count_failed_sign_in(throttle, email=email, client=client, now=now)
+        if user is not None:
+            user.failed_logins += 1
+            record_event(user, "user.login_failed", user, {"failed_logins": user.failed_logins, "client": client})
+            if paused:
+                record_event(None, "user.sign_in_paused", user, {"client": client, "minutes": config["LOGIN_LOCK_MINUTES"]})
         db.session.flush()
+        if paused:
+            raise SignInPaused(sign_in_paused_message(), already=False)
         raise LoginRefused(LOGIN_REFUSED_MESSAGE)
+    if throttle is not None:
+        db.session.delete(throttle)
     user.failed_logins = 0
-    user.locked_until = None
     user.last_login_at = now
     record_event(user, "user.login", user)
     return user
+
+
+def _sign_in_throttle(*, email: str, client: str) -> SignInThrottle | None:
+    stmt = sa.select(SignInThrottle).where(SignInThrottle.email == email, SignInThrottle.client == client)
+    return db.session.scalar(stmt.with_for_update().execution_options(populate_existing=True))
+
+
+def _count_failed_sign_in(throttle: SignInThrottle | None, *, email: str, client: str, now) -> bool:
+    """Count one failure for (email, client); True when it pauses that client."""
+    config = current_app.config
+    # Counts older than a day are forgotten, so the table holds only recent guessing.
+    db.session.execute(sa.delete(SignInThrottle).where(
+        SignInThrottle.last_failure_at < now - timedelta(days=1),
+        sa.or_(SignInThrottle.paused_until.is_(None), SignInThrottle.paused_until < now),
+        sa.or_(SignInThrottle.email != email, SignInThrottle.client != client),
+    ).execution_options(synchronize_session=False))
+    if throttle is None:
+        throttle = SignInThrottle(email=email, client=client, failures=0)
+        try:
+            with db.session.begin_nested():
+                db.session.add(throttle)
+                db.session.flush()
+        except IntegrityError:  # another process counted the first failure a moment ago
+            throttle = _sign_in_throttle(email=email, client=client)
+    if throttle.paused_until is not None and throttle.paused_until <= now:
+        throttle.failures = 0  # a pause that ended starts a new count
+        throttle.paused_until = None
+    throttle.failures += 1
+    throttle.last_failure_at = now
+    if throttle.failures >= config["LOGIN_MAX_FAILURES"]:
+        throttle.paused_until = now + timedelta(minutes=config["LOGIN_LOCK_MINUTES"])
+        return True
+    return False
 
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
@@ -228,7 +348,8 @@ def set_password(*, user: User, password: str, action: str = "user.password_chan
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()
     user.failed_logins = 0
-    user.locked_until = None
+    # A new password ends every pause on this address: the owner proved it is theirs.
+    db.session.execute(sa.delete(SignInThrottle).where(SignInThrottle.email == user.email))
     record_event(user, action, user)
     db.session.flush()
 
@@ -246,21 +367,25 @@ def find_organization_by_ein(ein: str) -> Organization | None:
     return db.session.scalar(sa.select(Organization).where(Organization.ein == ein))
 
 
+EIN_TAKEN_MESSAGE = "An organization with this EIN is already registered. Ask one of its members to invite you."
+
+
 def create_organization(*, actor: User, fields: dict[str, Any]) -> Organization:
     """Register an organization with ``actor`` as its first member.
 
-    Raises DomainError on field ``ein`` when the EIN is already registered.
+    Raises DomainError on field ``ein`` when the EIN is already registered, also by a request
+    that registered it a moment ago.
     """
     if find_organization_by_ein(fields["ein"]) is not None:
-        raise DomainError(
-            "An organization with this EIN is already registered. "
-            "Ask one of its members to invite you.",
-            "ein",
-        )
+        raise DomainError(EIN_TAKEN_MESSAGE, "ein")
     organization = Organization(**{key: fields.get(key) for key in ORGANIZATION_FIELDS})
-    organization.memberships.append(Membership(user=actor))
-    db.session.add(organization)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(organization)
+            organization.memberships.append(Membership(user=actor))
+            db.session.flush()
+    except IntegrityError:  # the unique EIN, taken by a concurrent request
+        raise DomainError(EIN_TAKEN_MESSAGE, "ein") from None
     record_event(actor, "organization.created", organization, {k: fields.get(k) for k in ORGANIZATION_FIELDS})
     return organization
 
@@ -271,9 +396,15 @@ def update_organization(*, actor: User, organization: Organization, fields: dict
         if other is not None and other.id != organization.id:
             raise DomainError("Another organization is registered with this EIN.", "ein")
     before = {key: getattr(organization, key) for key in ORGANIZATION_FIELDS}
-    for key in ORGANIZATION_FIELDS:
-        setattr(organization, key, fields.get(key))
-    changes = changes_between(before, {key: getattr(organization, key) for key in ORGANIZATION_FIELDS})
+    after = {key: fields.get(key) for key in ORGANIZATION_FIELDS}
+    try:
+        with db.session.begin_nested():
+            for key in ORGANIZATION_FIELDS:
+                setattr(organization, key, after[key])
+            db.session.flush()
+    except IntegrityError:  # the EIN, registered by a concurrent request
+        raise DomainError("Another organization is registered with this EIN.", "ein") from None
+    changes = changes_between(before, after)
     if changes:
         record_event(actor, "organization.updated", organization, changes)
     db.session.flush()
@@ -304,7 +435,10 @@ def invite_member(*, actor: User, organization: Organization, email: str) -> Non
 
 
 def accept_invitation(*, user: User, token: str) -> Organization:
-    """Join the organization named in an invitation addressed to ``user``'s e-mail."""
+    """Join the organization named in an invitation addressed to ``user``'s e-mail.
+
+    Accepting again (a second click, or two at once) is a success that changes nothing.
+    """
     try:
         data = _serializer("invitation").loads(token, max_age=INVITATION_MAX_AGE)
     except (BadSignature, SignatureExpired):
@@ -317,7 +451,10 @@ def accept_invitation(*, user: User, token: str) -> Organization:
     organization = db.session.get(Organization, data.get("o"))
     if organization is None:
         raise DomainError("This organization no longer exists.")
-    if any(m.organization_id == organization.id for m in user.memberships):
+    lock_row(User, user.id)  # two accepts by one user take turns, so the second sees the first
+    joined = db.session.scalar(sa.select(Membership.id).where(
+        Membership.user_id == user.id, Membership.organization_id == organization.id))
+    if joined is not None:
         return organization
     db.session.add(Membership(user=user, organization=organization))
     if APPLICANT not in user.roles:

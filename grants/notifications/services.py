@@ -10,9 +10,10 @@ import smtplib
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import current_app, g, has_app_context, has_request_context, url_for
+from flask import current_app, g, has_app_context
 from sqlalchemy.exc import IntegrityError
 
 from grants.db import utcnow
@@ -23,11 +24,14 @@ log = logging.getLogger("grants.outbox")
 
 
 def external_url(endpoint: str, **values) -> str:
-    """An absolute link for an e-mail, also from the shell (using BASE_URL)."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
-        return url_for(endpoint, _external=True, **values)
+    """An absolute link for an e-mail or export, always on PUBLIC_BASE_URL.
+
+    Never built from the request: its Host header is whatever the client sent, and a reset link
+    on a host the attacker names hands them the token.
+    """
+    base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 DEDUPE_KEY_LENGTH = OutboxMessage.__table__.c.dedupe_key.type.length

@@ -116,6 +116,8 @@ def live_server(tmp_path_factory) -> LiveServer:
         "UPLOAD_FOLDER": str(workdir / "uploads"),
         "OUTBOX_SEND_AFTER_REQUEST": "false",
         "PYTHONUNBUFFERED": "1",
+        # Every journey signs in from 127.0.0.1, more often than the per-client limits allow.
+        "RATE_LIMITS_ENABLED": "false",
     })
     _flask(["db", "upgrade"], env)
     _flask(["grants", "demo-data"], env)
@@ -128,7 +130,7 @@ def live_server(tmp_path_factory) -> LiveServer:
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port),
              "--no-reload", "--no-debugger", "--with-threads"],
-            cwd=ROOT, env={**env, "BASE_URL": url}, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**env, "PUBLIC_BASE_URL": url}, stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + SERVER_START_SECONDS
         while time.monotonic() < deadline and process.poll() is None and not _healthy(url):

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from grants.accounts.models import Membership, Organization, User
+from grants.accounts.models import Membership, Organization, SignInThrottle, User
 from grants.db import utcnow
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
@@ -19,19 +19,42 @@ def _user(email):
     return db.session.scalar(sa.select(User).where(User.email == email))
 
 
-def test_applicant_registers_and_is_signed_in(client):
+def _flashes(browser):
+    with browser.session_transaction() as session:
+        return session.get("_flashes", [])
+
+
+def _mail_to(email):
+    return db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == email).order_by(OutboxMessage.id)).all()
+
+
+def test_applicant_registers_is_welcomed_by_mail_and_signs_in_to_their_organizations(client):
     response = client.post_form("/register", GOOD)
     assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/organizations"
     user = _user("ada@example.org")
     assert user is not None and user.roles == {"applicant"}
-    assert client.get("/home").status_code == 200
+    [welcome] = _mail_to("ada@example.org")
+    assert "account is ready" in welcome.subject and "http://127.0.0.1:5000/login" in welcome.body
+    signed_in = client.post_form(response.headers["Location"], {"email": "ada@example.org", "password": GOOD["password"]})
+    assert signed_in.headers["Location"] == "/organizations"
+    assert client.get("/organizations").status_code == 200
 
 
-def test_duplicate_email_is_refused_case_insensitively(client, applicant):
-    response = client.post_form("/register", {**GOOD, "email": "APPLICANT@example.org"})
-    assert response.status_code == 200
-    assert b"already exists" in response.data
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 1
+def test_registering_a_taken_address_answers_as_for_a_new_one_and_mails_its_owner(app, applicant):
+    newcomer, stranger = app.test_client(), app.test_client()
+    fresh = newcomer.post_form("/register", {**GOOD, "email": "Fresh@example.org"})
+    again = stranger.post_form("/register", {**GOOD, "email": "APPLICANT@example.org"})
+    assert (again.status_code, again.headers["Location"]) == (fresh.status_code, fresh.headers["Location"]) == (302, "/login?next=/organizations")
+    strip = lambda flashes: [(kind, text.replace("fresh@example.org", "ADDRESS").replace("applicant@example.org", "ADDRESS")) for kind, text in flashes]  # noqa: E731
+    assert strip(_flashes(stranger)) == strip(_flashes(newcomer)) != []
+    assert "already" not in str(_flashes(stranger))
+    # No second account; the owner hears about the attempt, with links to sign in or reset.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.email == "applicant@example.org")) == 1
+    [notice] = _mail_to("applicant@example.org")
+    assert notice.subject == "Someone tried to register with your e-mail address"
+    assert "http://127.0.0.1:5000/login" in notice.body and "http://127.0.0.1:5000/password/forgot" in notice.body
+    login(app.test_client(), applicant.email)  # the owner's password is unchanged
 
 
 def test_registration_errors_appear_beside_fields_and_in_the_summary(client):
@@ -68,37 +91,73 @@ def test_sign_in_rotates_the_session(client, applicant):
         assert "_user_id" in session
 
 
-def test_five_failures_lock_the_account_with_the_same_message_as_an_unknown_email(client, applicant):
-    unknown = client.post_form("/login", {"email": "nobody@example.org", "password": "whatever password"})
+def browser_from(app, address):
+    """A new browser whose requests come from ``address``."""
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+MESSAGE = re.compile(rb'<p class="usa-alert__text">(.*?)</p>', re.S)
+
+
+def test_five_failures_pause_that_client_with_the_same_answers_as_for_an_unknown_email(client, applicant):
+    answers = {}
+    for email in ("nobody@example.org", applicant.email):
+        answers[email] = [client.post_form("/login", {"email": email, "password": "wrong password!!"}) for _ in range(5)]
+        answers[email].append(client.post_form("/login", {"email": email, "password": factories.PASSWORD}))
+    seen = {email: [(r.status_code, MESSAGE.search(r.data).group(1)) for r in responses] for email, responses in answers.items()}
+    assert seen["nobody@example.org"] == seen[applicant.email]
+    statuses = [status for status, _ in seen[applicant.email]]
+    assert statuses == [200, 200, 200, 200, 200, 429]  # even the right password waits
+    assert b"paused for 15 minutes" in seen[applicant.email][-1][1]
+    assert b"do not match" in seen[applicant.email][0][1]
+    pause = db.session.scalar(sa.select(SignInThrottle).where(SignInThrottle.email == applicant.email))
+    assert pause.client == "127.0.0.1" and pause.paused_until > utcnow() + timedelta(minutes=14)
+
+
+def test_a_stranger_guessing_does_not_lock_the_owner_out(app, applicant):
+    stranger = browser_from(app, "203.0.113.9")
+    for _ in range(8):
+        stranger.post_form("/login", {"email": applicant.email, "password": "wrong password!!"})
+    assert stranger.post_form("/login", {"email": applicant.email, "password": factories.PASSWORD}).status_code == 429
+    owner = browser_from(app, "198.51.100.20")
+    assert owner.post_form("/login", {"email": applicant.email, "password": factories.PASSWORD}).status_code == 302
+    # The owner's success does not lift the stranger's pause.
+    assert stranger.post_form("/login", {"email": applicant.email, "password": factories.PASSWORD}).status_code == 429
+
+
+def test_a_pause_ends_after_fifteen_minutes(client, applicant):
     for _ in range(5):
-        wrong = client.post_form("/login", {"email": applicant.email, "password": "wrong password!!"})
-        assert wrong.status_code == 200
-    locked = client.post_form("/login", {"email": applicant.email, "password": factories.PASSWORD})
-    message = re.compile(rb'<p class="usa-alert__text">(.*?)</p>')
-    assert message.search(locked.data).group(1) == message.search(unknown.data).group(1)
-    assert locked.status_code == 200
-    user = _user(applicant.email)
-    assert user.locked_until is not None and user.locked_until > utcnow() + timedelta(minutes=14)
-
-
-def test_lock_expires_after_fifteen_minutes(client, applicant):
-    applicant.locked_until = utcnow() - timedelta(seconds=1)
+        client.post_form("/login", {"email": applicant.email, "password": "wrong password!!"})
+    pause = db.session.scalar(sa.select(SignInThrottle).where(SignInThrottle.email == applicant.email))
+    pause.paused_until = utcnow() - timedelta(seconds=1)
     db.session.commit()
     login(client, applicant.email)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(SignInThrottle)) == 0
 
 
-def test_lockout_is_stored_in_the_database_so_every_process_sees_it(app, applicant):
-    # Two different clients stand in for two server processes: the count lives in the database.
+def test_resetting_the_password_ends_the_pause(client, applicant):
+    for _ in range(5):
+        client.post_form("/login", {"email": applicant.email, "password": "wrong password!!"})
+    client.post_form("/password/forgot", {"email": applicant.email})
+    link = _reset_link(applicant.email)
+    client.post_form(link, {"password": "a brand new password", "confirm": "a brand new password"})
+    login(client, applicant.email, "a brand new password")
+
+
+def test_the_pause_is_stored_in_the_database_so_every_process_sees_it(app, applicant):
+    # Two different clients from one address stand in for two server processes.
     first, second = app.test_client(), app.test_client()
     for browser in (first, second, first, second, first):
         browser.post_form("/login", {"email": applicant.email, "password": "wrong password!!"})
     response = app.test_client().post_form("/login", {"email": applicant.email, "password": factories.PASSWORD})
-    assert response.status_code == 200  # refused
+    assert response.status_code == 429  # refused
 
 
 def _reset_link(email):
     message = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == email).order_by(OutboxMessage.id.desc())).first()
-    return re.search(r"http://localhost(/password/reset/\S+)", message.body).group(1)
+    return re.search(r"http://127.0.0.1:5000(/password/reset/\S+)", message.body).group(1)
 
 
 def test_password_reset_link_works_once(client, applicant):
@@ -219,7 +278,7 @@ def test_member_invites_a_colleague_who_joins(make_client, applicant):
     inviter = make_client(applicant)
     assert inviter.post_form(f"/organizations/{organization.id}/invite", {"email": "Colleague@example.org"}).status_code == 302
     message = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "colleague@example.org")).one()
-    link = re.search(r"http://localhost(/invitations/\S+)", message.body).group(1)
+    link = re.search(r"http://127.0.0.1:5000(/invitations/\S+)", message.body).group(1)
     # The wrong person cannot use it.
     stranger = factories.make_user(email="stranger@example.org")
     db.session.commit()

@@ -17,7 +17,7 @@ def test_admin_creates_a_staff_account_with_several_roles(make_client, admin):
     user = db.session.scalar(sa.select(User).where(User.email == "rae@state.gov"))
     assert user.roles == {"reviewer", "program_officer"}
     message = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.to_address == "rae@state.gov")).one()
-    link = re.search(r"http://localhost(/password/reset/\S+)", message.body).group(1)
+    link = re.search(r"http://127.0.0.1:5000(/password/reset/\S+)", message.body).group(1)
     newcomer = make_client()
     assert newcomer.post_form(link, {"password": "my own long password", "confirm": "my own long password"}).status_code == 302
     from tests.conftest import login

@@ -25,8 +25,8 @@ LINK = re.compile(r"http://localhost(/\S+)")
 
 @pytest.fixture
 def world(app):
-    # Links in messages queued outside a request (services, CLI) are built from BASE_URL.
-    app.config["BASE_URL"] = "http://localhost"
+    # Links in messages queued outside a request (services, CLI) are built from PUBLIC_BASE_URL.
+    app.config["PUBLIC_BASE_URL"] = "http://localhost"
     officer = factories.make_user(email="po@state.gov", name="Olive Officer", roles={"program_officer"})
     other_officer = factories.make_user(email="po2@state.gov", name="Otis Officer", roles={"program_officer"})
     finance = factories.make_user(email="finance@state.gov", roles={"finance"})

@@ -113,7 +113,8 @@ def production_app(tmp_path):
     saved = dict(vars(talisman))
     production = create_app("production", SECRET_KEY="production-test-" + "x" * 32,
                             SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'production.db'}",
-                            UPLOAD_FOLDER=str(tmp_path / "uploads"), FORCE_HTTPS=False)
+                            UPLOAD_FOLDER=str(tmp_path / "uploads"), FORCE_HTTPS=False,
+                            PUBLIC_BASE_URL="https://grants.example.gov")
     yield production
     with production.app_context():
         db.engine.dispose()
