@@ -4,7 +4,7 @@ A stranger who knew an address could lock its owner out with five wrong password
 now counted per (e-mail, client) in sign_in_throttle and user.locked_until is gone.
 
 Revision ID: auth01
-Revises: 5c1d2e3f4a5b
+Revises: idem01
 Create Date: 2026-12-01 05:00:00
 
 """
@@ -16,7 +16,7 @@ import grants.db
 
 # revision identifiers, used by Alembic.
 revision = 'auth01'
-down_revision = '5c1d2e3f4a5b'
+down_revision = 'idem01'
 branch_labels = None
 depends_on = None
 
