@@ -87,6 +87,12 @@ def reviewer_is_affiliated(reviewer_id: int, application: Application) -> bool:
 
 
 def set_affiliations(*, actor: User, reviewer: User, names: list[str]) -> None:
+    """Replace the reviewer's affiliations with ``names`` (blank lines and repeats dropped).
+
+    Locks the reviewer's row first: a second save at the same moment (a double click) waits, then
+    replaces the first one's rows instead of inserting the same names again (a unique-key failure).
+    """
+    reviewer = lock_row(User, reviewer.id)
     cleaned = sorted({" ".join(n.split())[:200] for n in names if n.strip()}, key=str.lower)
     before = sorted(db.session.scalars(sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == reviewer.id)))
     db.session.execute(sa.delete(ReviewerAffiliation).where(ReviewerAffiliation.user_id == reviewer.id))
@@ -312,16 +318,57 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
 # The reviewer's side ------------------------------------------------------------------------------
 
 
+ALREADY_DECLARED = "You have already made your declaration for this application."
+
+
 def _own(actor: User, assignment: ReviewAssignment) -> None:
     if assignment.reviewer_id != actor.id:
         raise DomainError("This review is assigned to someone else.")
 
 
+def _lock_assignment(assignment_id: int) -> ReviewAssignment:
+    """The assignment locked for update and read afresh with its scores, which a save that held
+    the lock before us may have just written. Raises DomainError when it has been removed."""
+    assignment = db.session.scalars(
+        sa.select(ReviewAssignment).where(ReviewAssignment.id == assignment_id).with_for_update()
+        .options(sa.orm.selectinload(ReviewAssignment.scores)).execution_options(populate_existing=True)
+    ).one_or_none()
+    if assignment is None:
+        raise DomainError("This assignment no longer exists.")
+    return assignment
+
+
+def _lock_for_scoring(assignment_id: int) -> tuple[ReviewAssignment, list[Criterion]]:
+    """Lock the program, then the assignment, and read the rubric afresh.
+
+    The program's row is what rubric edits lock (programs.services) before checking the freeze,
+    so a first submission and a criterion edit never overlap: the edit lands first and the review
+    totals against it, or it waits and finds the rubric frozen. Saving takes the same locks in the
+    same order, because the scoring page saves and submits in one transaction.
+    """
+    program_id = db.session.scalar(
+        sa.select(Application.program_id).join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
+        .where(ReviewAssignment.id == assignment_id))
+    if program_id is None:
+        raise DomainError("This assignment no longer exists.")
+    lock_row(Program, program_id)
+    criteria = db.session.scalars(
+        sa.select(Criterion).where(Criterion.program_id == program_id).order_by(Criterion.position, Criterion.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return _lock_assignment(assignment_id), list(criteria)
+
+
 def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: bool, reason: str | None) -> None:
-    """Record the reviewer's declaration; a conflict recuses them at once and tells the officer."""
+    """Record the reviewer's declaration; a conflict recuses them at once and tells the officers.
+
+    Locks the assignment before checking it: the first declaration stands, and any other (another
+    tab, a double click) is refused with ``ALREADY_DECLARED`` and records and sends nothing.
+    """
+    assignment = _lock_assignment(assignment.id)
     _own(actor, assignment)
     if assignment.coi_status != COI_PENDING:
-        raise DomainError("You have already made your declaration for this application.")
+        raise DomainError(ALREADY_DECLARED)
     if conflicted and not (reason or "").strip():
         raise DomainError("Describe the conflict.", "reason")
     assignment.coi_declared_at = utcnow()
@@ -365,13 +412,18 @@ def save_review(
     *, actor: User, assignment: ReviewAssignment, points: dict[int, int | None], comments: dict[int, str],
     overall_comment: str, recommendation: str | None,
 ) -> None:
-    """Save scores as a draft. Points must be whole numbers from 0 to each criterion's maximum."""
+    """Save scores as a draft. Points must be whole numbers from 0 to each criterion's maximum.
+
+    Locks the program and the assignment first (``_lock_for_scoring``): a save that waited for a
+    submission is refused (DomainError), and two first saves do not both insert the score rows.
+    """
+    assignment, rubric = _lock_for_scoring(assignment.id)
     _require_scoring(actor, assignment)
-    criteria = {c.id: c for c in assignment.application.program.criteria}
+    criteria = {c.id: c for c in rubric}
     for criterion_id, value in points.items():
         criterion = criteria.get(criterion_id)
         if criterion is None:
-            raise DomainError("Unknown criterion.")
+            raise DomainError("The rubric changed while you were scoring: check the criteria below and save again.")
         if value is not None and not 0 <= value <= criterion.max_points:
             raise DomainError(f"{criterion.name}: give 0 to {criterion.max_points} points.", f"points_{criterion_id}")
     if recommendation is not None and recommendation not in RECOMMENDATIONS:
@@ -395,14 +447,22 @@ def save_review(
 
 
 def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
-    """Lock a complete review, compute its total and freeze the program's rubric."""
-    assignment = lock_row(ReviewAssignment, assignment_id)
+    """Lock a complete review, compute its total and freeze the program's rubric.
+
+    Holds the program's lock (``_lock_for_scoring``), so the rubric it totals against cannot change
+    before the freeze is committed. Raises DomainError for a missing score or recommendation, and
+    for points above a maximum lowered since the draft was saved (field ``points_<criterion id>``).
+    """
+    assignment, criteria = _lock_for_scoring(assignment_id)
     _require_scoring(actor, assignment)
-    criteria = list(assignment.application.program.criteria)
     points = {s.criterion_id: s.points for s in assignment.scores}
     missing = [c.name for c in criteria if points.get(c.id) is None]
     if missing:
         raise DomainError(f"Score every criterion before submitting (missing: {', '.join(missing)}).")
+    for criterion in criteria:
+        if points[criterion.id] > criterion.max_points:
+            raise DomainError(f"{criterion.name}: give 0 to {criterion.max_points} points (its maximum changed after "
+                              "you saved this score).", f"points_{criterion.id}")
     if assignment.recommendation is None:
         raise DomainError("Choose a recommendation before submitting.", "recommendation")
     assignment.total_score = review_total(points, criteria)
@@ -420,6 +480,8 @@ def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
 
 
 def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> None:
+    """Unlock a submitted review for its reviewer; DomainError unless it is submitted."""
+    assignment = _lock_assignment(assignment.id)
     if assignment.status != SUBMITTED:
         raise DomainError("Only a submitted review can be reopened.")
     if not reason.strip():
