@@ -112,6 +112,9 @@ def declare(assignment_id: int):
         try:
             services.declare_conflict(actor=current_user, assignment=assignment, conflicted=form.declaration.data == "conflict", reason=form.reason.data)
         except DomainError as error:
+            if assignment.coi_status != COI_PENDING:  # another tab's declaration came first (the service re-read it)
+                flash(error.message, "info")
+                return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
             apply_domain_error(form, error)
         else:
             if form.declaration.data == "conflict":

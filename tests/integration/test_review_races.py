@@ -220,3 +220,27 @@ def test_concurrent_affiliation_saves_both_succeed_with_one_row_per_name(world, 
     names = db.session.scalars(sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == reviewer_id)
                                .order_by(ReviewerAffiliation.organization_name)).all()
     assert names == ["Acme Ambulance", "County Board"]
+
+
+def test_two_tabs_declaring_at_once_both_land_on_the_review_with_one_declaration(world, app, make_client, monkeypatch):
+    """The tab whose declaration came second is told it was already made and taken to the review,
+    not shown the declaration form again."""
+    _slow_after(monkeypatch, "_own")
+    url = f"/reviews/{world['assignment'].id}/declare"
+    browsers = [make_client(world["reviewer"]), make_client(world["reviewer"])]
+    landed = []
+
+    def declare(browser, form):
+        def attempt():
+            response = browser.post_form(url, form)
+            landed.append((response.status_code, response.headers.get("Location")))
+        return attempt
+
+    outcomes, errors = race(app, [declare(browsers[0], {"declaration": "none"}),
+                                  declare(browsers[1], {"declaration": "conflict", "reason": "Board member"})])
+    assert errors == [] and outcomes == ["ok", "ok"]
+    assert [status for status, _ in landed] == [302, 302]
+    db.session.expire_all()
+    declarations = db.session.scalars(sa.select(AuditEvent.action).where(
+        AuditEvent.action.in_(("review.conflict_declared", "review.no_conflict_declared")))).all()
+    assert len(declarations) == 1
