@@ -323,8 +323,13 @@ def summary(application_id: int):
     return render_template(
         "reviews/summary.html", application=application, assignments=assignments, counted=counted,
         criteria=list(application.program.criteria), scores=scores,
-        decision=services.current_decision(application), decision_form=DecisionForm(),
+        decision=services.current_decision(application), decision_form=DecisionForm(), flags=_open_flags(application),
     )
+
+
+def _open_flags(application: Application) -> list[str]:
+    """The ranking's flags, shown above the decision form while the application can be decided."""
+    return services.standing_flags(application) if application.status in services.DECIDABLE else []
 
 
 @bp.route("/programs/<int:program_id>/funding-line", methods=["GET"])
@@ -369,7 +374,8 @@ def decide(application_id: int):
     if form.validate_on_submit():
         try:
             services.decide(actor=current_user, application_id=application.id, outcome=form.outcome.data,
-                            approved_cents=form.approved_amount.data, rationale=form.rationale.data)
+                            approved_cents=form.approved_amount.data, rationale=form.rationale.data,
+                            flags_read=bool(form.flags_read.data))
         except DomainError as error:
             apply_domain_error(form, error)
         else:
@@ -384,7 +390,7 @@ def decide(application_id: int):
         "reviews/summary.html", application=application, assignments=assignments, counted=counted,
         criteria=list(application.program.criteria),
         scores={(s.assignment_id, s.criterion_id): s for a in counted for s in a.scores},
-        decision=services.current_decision(application), decision_form=form,
+        decision=services.current_decision(application), decision_form=form, flags=_open_flags(application),
     )
 
 

@@ -595,8 +595,9 @@ def _review_statistics(program: Program):
     ).group_by(windowed.c.application_id).subquery("stats")
 
 
-def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0):
-    """Applications with their statistics in ranking order (best first), optionally one page of them."""
+def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0, application_id: int | None = None):
+    """Applications with their statistics in ranking order (best first), optionally one page of them
+    or only one application (its statistics still normalised against the whole program)."""
     stats = _review_statistics(program)
     key = stats.c.nmean if order == "normalized" else stats.c.mean
     stmt = (
@@ -609,6 +610,8 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
         .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
         .order_by(key.is_(None), key.desc(), Application.reference)
     )
+    if application_id is not None:
+        stmt = stmt.where(Application.id == application_id)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     return _plain_rows(stmt)
@@ -666,6 +669,13 @@ def ranking_page(program: Program, order: str, page: int, per_page: int) -> tupl
     total = db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
         Application.program_id == program.id, Application.status.in_(RANKED_STATUSES)))
     return [], total
+
+
+def standing_flags(application: Application) -> list[str]:
+    """The ranking's flags on one application (too few reviews, a wide spread, a recommendation
+    contradicting its score), computed exactly as the ranking computes them."""
+    rows = _ranked_rows(application.program, "raw", application_id=application.id)
+    return _ranked(application.program, rows, page=True)[0].flags if rows else []
 
 
 @dataclass
@@ -791,8 +801,14 @@ def funding_line(program: Program, *, order: str = "raw", reserve_partner_types:
 # Decisions --------------------------------------------------------------------------------------
 
 
-def decide(*, actor: User, application_id: int, outcome: str, approved_cents: int | None, rationale: str) -> Decision:
-    """Approve (up to the requested amount), decline or waitlist, with a rationale; notify the applicant."""
+def decide(*, actor: User, application_id: int, outcome: str, approved_cents: int | None, rationale: str,
+           flags_read: bool = False) -> Decision:
+    """Approve (up to the requested amount), decline or waitlist, with a rationale; notify the applicant.
+
+    Approving while the ranking flags the application (``standing_flags``) needs ``flags_read``,
+    the officer's confirmation that they read the flags: without it DomainError (field
+    ``flags_read``) naming them. The flags decided against are kept in the audit event.
+    """
     application = lock_row(Application, application_id)
     if outcome not in OUTCOMES:
         raise DomainError("Choose approve, decline or waitlist.", "outcome")
@@ -813,6 +829,10 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
                 f"{format_money(remaining)} of {format_money(program.total_budget_cents)} remains.", "approved_amount")
     else:
         approved_cents = None
+    flags = standing_flags(application)
+    if outcome == APPROVED and flags and not flags_read:
+        raise DomainError(f"The ranking flags this application: {'; '.join(flags)}. Tick the box to confirm you have read "
+                          "the flags and approve it anyway.", "flags_read")
     before = application.status
     decision = Decision(application_id=application.id, outcome=outcome, approved_cents=approved_cents,
                         rationale=rationale.strip(), decided_by_id=actor.id)
@@ -822,6 +842,7 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     db.session.flush()
     record_event(actor, "application.decided", application, {
         "status": {"before": before, "after": outcome}, "approved_cents": approved_cents, "rationale": decision.rationale,
+        **({"open_flags": flags} if flags else {}),
     })
     from grants.applications.services import notify_grantee
 
@@ -854,7 +875,8 @@ def approve_above_line(*, actor: User, program: Program, order: str, reserve_par
     db.session.scalars(sa.select(Application.id).where(Application.id.in_(funded_ids)).order_by(Application.id).with_for_update()).all()
     count = 0
     for row in line.funded_rows:
-        decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
+        # The line's own confirmation stands for its rows (the flags are kept in each decision's audit event).
+        decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED, flags_read=True,
                approved_cents=row.ranked.requested_cents, rationale=f"Funding line ({row.reason[0].lower()}{row.reason[1:]}).")
         count += 1
     record_event(actor, "program.approved_above_line", program, {
