@@ -547,12 +547,17 @@ def _plain_rows(stmt) -> list:
     return db.session.connection().execute(stmt).all()
 
 
-def _review_statistics(program: Program):
+def _review_statistics(program: Program, only_application_id: int | None = None):
     """Per application: count, mean, normalized mean, mean square, min, max, contradictions, median.
 
     One grouped subquery; normalisation and medians are window functions over the submitted reviews.
+    With ``only_application_id`` only that application's reviews are read: its own figures and
+    flags are exact, but the normalized mean is not (it needs the reviewers' other reviews).
     """
-    reviews = _submitted_reviews(program.id).subquery("r")
+    reviews = _submitted_reviews(program.id)
+    if only_application_id is not None:
+        reviews = reviews.where(ReviewAssignment.application_id == only_application_id)
+    reviews = reviews.subquery("r")
     x = reviews.c.x
     windowed = sa.select(
         reviews.c.application_id, x, reviews.c.recommendation,
@@ -595,10 +600,11 @@ def _review_statistics(program: Program):
     ).group_by(windowed.c.application_id).subquery("stats")
 
 
-def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0, application_id: int | None = None):
-    """Applications with their statistics in ranking order (best first), optionally one page of them
-    or only one application (its statistics still normalised against the whole program)."""
-    stats = _review_statistics(program)
+def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0,
+                 only_application_id: int | None = None):
+    """Applications with their statistics in ranking order (best first), optionally one page of them,
+    or one application without its normalized mean (see ``_review_statistics``)."""
+    stats = _review_statistics(program, only_application_id)
     key = stats.c.nmean if order == "normalized" else stats.c.mean
     stmt = (
         sa.select(Application.id, Application.reference, Application.title, Application.requested_cents, Application.status,
@@ -610,8 +616,8 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
         .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
         .order_by(key.is_(None), key.desc(), Application.reference)
     )
-    if application_id is not None:
-        stmt = stmt.where(Application.id == application_id)
+    if only_application_id is not None:
+        stmt = stmt.where(Application.id == only_application_id)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     return _plain_rows(stmt)
@@ -673,8 +679,9 @@ def ranking_page(program: Program, order: str, page: int, per_page: int) -> tupl
 
 def standing_flags(application: Application) -> list[str]:
     """The ranking's flags on one application (too few reviews, a wide spread, a recommendation
-    contradicting its score), computed exactly as the ranking computes them."""
-    rows = _ranked_rows(application.program, "raw", application_id=application.id)
+    contradicting its score), computed as the ranking computes them from this application's reviews
+    alone (the program's other reviews only matter to the normalized mean, which flags do not use)."""
+    rows = _ranked_rows(application.program, "raw", only_application_id=application.id)
     return _ranked(application.program, rows, page=True)[0].flags if rows else []
 
 

@@ -74,3 +74,24 @@ def test_a_recommendation_contradicting_its_score_is_a_flag_on_the_decision_page
     assert reviews.standing_flags(application) == ["Recommendation contradicts score"]
     page = make_client(world["officer"]).get(f"/applications/{application.id}/reviews").get_data(as_text=True)
     assert "Recommendation contradicts score" in page and "Too few reviews" not in page
+
+
+def test_the_decision_pages_flags_are_the_rankings_flags(world):
+    """Several applications, reviewers and kinds of flag: each application's flags on its decision
+    page are those of its row in the ranking."""
+    program, officer, application = world["program"], world["officer"], world["application"]
+    others = [factories.make_eligible_application(program=program, organization=application.organization,
+                                                  actor=application.submitted_by, officer=officer) for _ in range(3)]
+    ra, rb, rc = (factories.make_user(email=f"{n}@state.gov", roles={"reviewer"}) for n in ("ra", "rb", "rc"))
+    plan = {application: [(ra, [10, 20, 30], "fund"), (rb, [0, 0, 0], "do_not_fund")],  # spread
+            others[0]: [(ra, [1, 2, 3], "fund"), (rc, [2, 2, 2], "fund")],  # contradictions
+            others[1]: [(rb, [9, 18, 27], "fund")],  # too few
+            others[2]: [(ra, [8, 16, 24], "fund"), (rb, [9, 18, 27], "fund_with_conditions")]}  # none
+    for target, reviews_of in plan.items():
+        for reviewer, points, recommendation in reviews_of:
+            factories.review(officer=officer, application=target, reviewer=reviewer, points=points, recommendation=recommendation)
+    db.session.commit()
+    ranked = {row.application_id: row.flags for row in reviews.ranking(program)}
+    assert sorted(flag[:12] for flags in ranked.values() for flag in flags) == ["Recommendati", "Scores sprea", "Too few revi"]
+    for target in plan:
+        assert reviews.standing_flags(target) == ranked[target.id], target.reference
