@@ -319,7 +319,7 @@ def _awarded_round(rng, users, organizations, officer) -> None:
                                 points={c.id: rng.randint(12, 19) for c in program.criteria},
                                 comments={c.id: "Solid." for c in program.criteria}, overall_comment="Fund.", recommendation="fund")
             reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
-        reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=None, rationale="Strong partnership plan.")
+        reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=None, rationale="Strong partnership plan.")
         made.append((application, actor))
     programs.change_program_status(actor=officer, program=program, status="closed")
 

@@ -190,7 +190,7 @@ def make_award(*, officer=None, program=None, amount_cents=None, active=True, **
     organization = kwargs.pop("organization", None) or make_organization(members=[member])
     application = make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
                                             requested_cents=amount_cents)
-    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=amount_cents, rationale="Strong")
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=amount_cents, rationale="Strong")
     award = awards.create_award(actor=officer, application_id=application.id, amount_cents=None,
                                 start_date=kwargs.pop("start_date", date(2027, 1, 1)), end_date=kwargs.pop("end_date", date(2027, 12, 31)), conditions="")
     if active:

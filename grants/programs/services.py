@@ -139,8 +139,30 @@ def _check_rubric_editable(program: Program) -> None:
         )
 
 
-def add_criterion(*, actor: User, program: Program, name: str, guidance: str, max_points: int, weight: int) -> Criterion:
+def _lock_rubric(program_id: int) -> Program:
+    """Lock the program, read its rubric afresh and refuse a frozen one (DomainError).
+
+    Saving and submitting a review lock the same row (reviews.services), so an edit either lands
+    before a first submission, which then totals against it, or waits for it and is refused.
+    """
+    program = lock_row(Program, program_id)
+    db.session.scalars(sa.select(Criterion).where(Criterion.program_id == program_id)
+                       .execution_options(populate_existing=True)).all()
+    db.session.expire(program, ["criteria"])
     _check_rubric_editable(program)
+    return program
+
+
+def _locked_criterion(criterion: Criterion) -> tuple[Program, Criterion]:
+    program = _lock_rubric(criterion.program_id)
+    if criterion not in program.criteria:  # removed by another officer meanwhile
+        raise DomainError(f"“{criterion.name}” has been removed from the rubric meanwhile.")
+    return program, criterion
+
+
+def add_criterion(*, actor: User, program: Program, name: str, guidance: str, max_points: int, weight: int) -> Criterion:
+    """Append a criterion to the rubric. Raises DomainError once the rubric is frozen."""
+    program = _lock_rubric(program.id)
     position = max((c.position for c in program.criteria), default=0) + 1
     criterion = Criterion(name=name, guidance=guidance, max_points=max_points, weight=weight, position=position)
     program.criteria.append(criterion)
@@ -150,18 +172,19 @@ def add_criterion(*, actor: User, program: Program, name: str, guidance: str, ma
 
 
 def update_criterion(*, actor: User, criterion: Criterion, name: str, guidance: str, max_points: int, weight: int) -> None:
-    _check_rubric_editable(criterion.program)
+    """Change a criterion. Raises DomainError once the rubric is frozen or the criterion is gone."""
+    program, criterion = _locked_criterion(criterion)
     before = {"name": criterion.name, "guidance": criterion.guidance, "max_points": criterion.max_points, "weight": criterion.weight}
     criterion.name, criterion.guidance, criterion.max_points, criterion.weight = name, guidance, max_points, weight
     changes = changes_between(before, {"name": name, "guidance": guidance, "max_points": max_points, "weight": weight})
     if changes:
-        record_event(actor, "rubric.criterion_updated", criterion.program, {"criterion": criterion.id, **changes})
+        record_event(actor, "rubric.criterion_updated", program, {"criterion": criterion.id, **changes})
     db.session.flush()
 
 
 def remove_criterion(*, actor: User, criterion: Criterion) -> None:
-    program = criterion.program
-    _check_rubric_editable(program)
+    """Remove a criterion (and any draft scores of it). Raises DomainError once the rubric is frozen."""
+    program, criterion = _locked_criterion(criterion)
     if program.status != "draft" and len(program.criteria) == 1:
         raise DomainError("A published program needs at least one rubric criterion; add another before removing this one.")
     program.criteria.remove(criterion)
@@ -171,8 +194,7 @@ def remove_criterion(*, actor: User, criterion: Criterion) -> None:
 
 def move_criterion(*, actor: User, criterion: Criterion, direction: int) -> None:
     """Swap a criterion with its neighbour (direction -1 = up, +1 = down)."""
-    program = criterion.program
-    _check_rubric_editable(program)
+    program, criterion = _locked_criterion(criterion)
     ordered = list(program.criteria)
     index = ordered.index(criterion)
     other = index + direction

@@ -58,6 +58,8 @@ class DecisionForm(OneTimeForm):
     outcome = RadioField("Decision", choices=dict(OUTCOMES), validators=[DataRequired("Choose a decision.")])
     approved_amount = MoneyField("Approved amount (for approval)", description="Up to the amount requested. Leave empty to approve the full request.")
     rationale = TextAreaField("Rationale", validators=[DataRequired("Give the rationale."), Length(max=4000)], filters=[strip_filter])
+    # Shown only while the ranking flags the application; approving then needs it (services.decide).
+    flags_read = BooleanField("I have read the open flags and decide anyway")
 
 
 class FundingLineForm(GrantsForm):

@@ -117,6 +117,9 @@ def declare(assignment_id: int):
         try:
             services.declare_conflict(actor=current_user, assignment=assignment, conflicted=form.declaration.data == "conflict", reason=form.reason.data)
         except DomainError as error:
+            if assignment.coi_status != COI_PENDING:  # another tab's declaration came first (the service re-read it)
+                flash(error.message, "info")
+                return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
             apply_domain_error(form, error)
         else:
             if form.declaration.data == "conflict":
@@ -321,8 +324,13 @@ def summary(application_id: int):
     return render_template(
         "reviews/summary.html", application=application, assignments=assignments, counted=counted,
         criteria=list(application.program.criteria), scores=scores,
-        decision=services.current_decision(application), decision_form=DecisionForm(),
+        decision=services.current_decision(application), decision_form=DecisionForm(), flags=_open_flags(application),
     )
+
+
+def _open_flags(application: Application) -> list[str]:
+    """The ranking's flags, shown above the decision form while the application can be decided."""
+    return services.standing_flags(application) if application.status in services.DECIDABLE else []
 
 
 @bp.route("/programs/<int:program_id>/funding-line", methods=["GET"])
@@ -378,7 +386,8 @@ def decide(application_id: int):
             return first
         try:
             services.decide(actor=current_user, application_id=application.id, outcome=form.outcome.data,
-                            approved_cents=form.approved_amount.data, rationale=form.rationale.data)
+                            approved_cents=form.approved_amount.data, rationale=form.rationale.data,
+                            flags_read=bool(form.flags_read.data))
         except DomainError as error:
             apply_domain_error(form, error)
         else:
@@ -393,7 +402,7 @@ def decide(application_id: int):
         "reviews/summary.html", application=application, assignments=assignments, counted=counted,
         criteria=list(application.program.criteria),
         scores={(s.assignment_id, s.criterion_id): s for a in counted for s in a.scores},
-        decision=services.current_decision(application), decision_form=form,
+        decision=services.current_decision(application), decision_form=form, flags=_open_flags(application),
     )
 
 

@@ -98,6 +98,12 @@ def reviewer_is_affiliated(reviewer_id: int, application: Application) -> bool:
 
 
 def set_affiliations(*, actor: User, reviewer: User, names: list[str]) -> None:
+    """Replace the reviewer's affiliations with ``names`` (blank lines and repeats dropped).
+
+    Locks the reviewer's row first: a second save at the same moment (a double click) waits, then
+    replaces the first one's rows instead of inserting the same names again (a unique-key failure).
+    """
+    reviewer = lock_row(User, reviewer.id)
     cleaned = sorted({" ".join(n.split())[:200] for n in names if n.strip()}, key=str.lower)
     before = sorted(db.session.scalars(sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == reviewer.id)))
     db.session.execute(sa.delete(ReviewerAffiliation).where(ReviewerAffiliation.user_id == reviewer.id))
@@ -331,16 +337,57 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
 # The reviewer's side ------------------------------------------------------------------------------
 
 
+ALREADY_DECLARED = "You have already made your declaration for this application."
+
+
 def _own(actor: User, assignment: ReviewAssignment) -> None:
     if assignment.reviewer_id != actor.id:
         raise DomainError("This review is assigned to someone else.")
 
 
+def _lock_assignment(assignment_id: int) -> ReviewAssignment:
+    """The assignment locked for update and read afresh with its scores, which a save that held
+    the lock before us may have just written. Raises DomainError when it has been removed."""
+    assignment = db.session.scalars(
+        sa.select(ReviewAssignment).where(ReviewAssignment.id == assignment_id).with_for_update()
+        .options(sa.orm.selectinload(ReviewAssignment.scores)).execution_options(populate_existing=True)
+    ).one_or_none()
+    if assignment is None:
+        raise DomainError("This assignment no longer exists.")
+    return assignment
+
+
+def _lock_for_scoring(assignment_id: int) -> tuple[ReviewAssignment, list[Criterion]]:
+    """Lock the program, then the assignment, and read the rubric afresh.
+
+    The program's row is what rubric edits lock (programs.services) before checking the freeze,
+    so a first submission and a criterion edit never overlap: the edit lands first and the review
+    totals against it, or it waits and finds the rubric frozen. Saving takes the same locks in the
+    same order, because the scoring page saves and submits in one transaction.
+    """
+    program_id = db.session.scalar(
+        sa.select(Application.program_id).join(ReviewAssignment, ReviewAssignment.application_id == Application.id)
+        .where(ReviewAssignment.id == assignment_id))
+    if program_id is None:
+        raise DomainError("This assignment no longer exists.")
+    lock_row(Program, program_id)
+    criteria = db.session.scalars(
+        sa.select(Criterion).where(Criterion.program_id == program_id).order_by(Criterion.position, Criterion.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    return _lock_assignment(assignment_id), list(criteria)
+
+
 def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: bool, reason: str | None) -> None:
-    """Record the reviewer's declaration; a conflict recuses them at once and tells the officer."""
+    """Record the reviewer's declaration; a conflict recuses them at once and tells the officers.
+
+    Locks the assignment before checking it: the first declaration stands, and any other (another
+    tab, a double click) is refused with ``ALREADY_DECLARED`` and records and sends nothing.
+    """
+    assignment = _lock_assignment(assignment.id)
     _own(actor, assignment)
     if assignment.coi_status != COI_PENDING:
-        raise DomainError("You have already made your declaration for this application.")
+        raise DomainError(ALREADY_DECLARED)
     if conflicted and not (reason or "").strip():
         raise DomainError("Describe the conflict.", "reason")
     assignment.coi_declared_at = utcnow()
@@ -388,13 +435,18 @@ def save_review(
     *, actor: User, assignment: ReviewAssignment, points: dict[int, int | None], comments: dict[int, str],
     overall_comment: str, recommendation: str | None,
 ) -> None:
-    """Save scores as a draft. Points must be whole numbers from 0 to each criterion's maximum."""
+    """Save scores as a draft. Points must be whole numbers from 0 to each criterion's maximum.
+
+    Locks the program and the assignment first (``_lock_for_scoring``): a save that waited for a
+    submission is refused (DomainError), and two first saves do not both insert the score rows.
+    """
+    assignment, rubric = _lock_for_scoring(assignment.id)
     _require_scoring(actor, assignment)
-    criteria = {c.id: c for c in assignment.application.program.criteria}
+    criteria = {c.id: c for c in rubric}
     for criterion_id, value in points.items():
         criterion = criteria.get(criterion_id)
         if criterion is None:
-            raise DomainError("Unknown criterion.")
+            raise DomainError("The rubric changed while you were scoring: check the criteria below and save again.")
         if value is not None and not 0 <= value <= criterion.max_points:
             raise DomainError(f"{criterion.name}: give 0 to {criterion.max_points} points.", f"points_{criterion_id}")
     if recommendation is not None and recommendation not in RECOMMENDATIONS:
@@ -418,14 +470,22 @@ def save_review(
 
 
 def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
-    """Lock a complete review, compute its total and freeze the program's rubric."""
-    assignment = lock_row(ReviewAssignment, assignment_id)
+    """Lock a complete review, compute its total and freeze the program's rubric.
+
+    Holds the program's lock (``_lock_for_scoring``), so the rubric it totals against cannot change
+    before the freeze is committed. Raises DomainError for a missing score or recommendation, and
+    for points above a maximum lowered since the draft was saved (field ``points_<criterion id>``).
+    """
+    assignment, criteria = _lock_for_scoring(assignment_id)
     _require_scoring(actor, assignment)
-    criteria = list(assignment.application.program.criteria)
     points = {s.criterion_id: s.points for s in assignment.scores}
     missing = [c.name for c in criteria if points.get(c.id) is None]
     if missing:
         raise DomainError(f"Score every criterion before submitting (missing: {', '.join(missing)}).")
+    for criterion in criteria:
+        if points[criterion.id] > criterion.max_points:
+            raise DomainError(f"{criterion.name}: give 0 to {criterion.max_points} points (its maximum changed after "
+                              "you saved this score).", f"points_{criterion.id}")
     if assignment.recommendation is None:
         raise DomainError("Choose a recommendation before submitting.", "recommendation")
     assignment.total_score = review_total(points, criteria)
@@ -443,8 +503,10 @@ def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
 
 
 def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> None:
-    """Unlock a submitted review for its reviewer; NotPermitted (404) as ``remove_assignment``."""
+    """Unlock a submitted review for its reviewer; NotPermitted (404) as ``remove_assignment``,
+    DomainError unless it is submitted."""
     require(can_manage_assignment(actor, assignment))
+    assignment = _lock_assignment(assignment.id)
     if assignment.status != SUBMITTED:
         raise DomainError("Only a submitted review can be reopened.")
     if not reason.strip():
@@ -510,12 +572,17 @@ def _plain_rows(stmt) -> list:
     return db.session.connection().execute(stmt).all()
 
 
-def _review_statistics(program: Program):
+def _review_statistics(program: Program, only_application_id: int | None = None):
     """Per application: count, mean, normalized mean, mean square, min, max, contradictions, median.
 
     One grouped subquery; normalisation and medians are window functions over the submitted reviews.
+    With ``only_application_id`` only that application's reviews are read: its own figures and
+    flags are exact, but the normalized mean is not (it needs the reviewers' other reviews).
     """
-    reviews = _submitted_reviews(program.id).subquery("r")
+    reviews = _submitted_reviews(program.id)
+    if only_application_id is not None:
+        reviews = reviews.where(ReviewAssignment.application_id == only_application_id)
+    reviews = reviews.subquery("r")
     x = reviews.c.x
     windowed = sa.select(
         reviews.c.application_id, x, reviews.c.recommendation,
@@ -558,12 +625,14 @@ def _review_statistics(program: Program):
     ).group_by(windowed.c.application_id).subquery("stats")
 
 
-def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0, hidden: frozenset[int] = frozenset()):
-    """Applications with their statistics in ranking order (best first), optionally one page of them.
+def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offset: int = 0,
+                 hidden: frozenset[int] = frozenset(), only_application_id: int | None = None):
+    """Applications with their statistics in ranking order (best first), optionally one page of them,
+    or one application without its normalized mean (see ``_review_statistics``).
 
     ``hidden`` applications (the viewer declared a conflict on them) are left out of the rows; their
     reviews still count in everyone else's normalized means, as for any other viewer."""
-    stats = _review_statistics(program)
+    stats = _review_statistics(program, only_application_id)
     key = stats.c.nmean if order == "normalized" else stats.c.mean
     stmt = (
         sa.select(Application.id, Application.reference, Application.title, Application.requested_cents, Application.status,
@@ -577,6 +646,8 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
     )
     if hidden:
         stmt = stmt.where(Application.id.not_in(sorted(hidden)))
+    if only_application_id is not None:
+        stmt = stmt.where(Application.id == only_application_id)
     if limit is not None:
         stmt = stmt.limit(limit).offset(offset)
     return _plain_rows(stmt)
@@ -646,6 +717,14 @@ def hidden_from_ranking(program: Program, hidden: set[int]) -> int:
         return 0
     return db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
         Application.program_id == program.id, Application.status.in_(RANKED_STATUSES), Application.id.in_(sorted(hidden))))
+
+
+def standing_flags(application: Application) -> list[str]:
+    """The ranking's flags on one application (too few reviews, a wide spread, a recommendation
+    contradicting its score), computed as the ranking computes them from this application's reviews
+    alone (the program's other reviews only matter to the normalized mean, which flags do not use)."""
+    rows = _ranked_rows(application.program, "raw", only_application_id=application.id)
+    return _ranked(application.program, rows, page=True)[0].flags if rows else []
 
 
 @dataclass
@@ -796,11 +875,16 @@ def funding_line(program: Program, *, order: str = "raw", reserve_partner_types:
 # Decisions --------------------------------------------------------------------------------------
 
 
-def decide(*, actor: User, application_id: int, outcome: str, approved_cents: int | None, rationale: str) -> Decision:
+def decide(*, actor: User, application_id: int, outcome: str, approved_cents: int | None, rationale: str,
+           flags_read: bool = False) -> Decision:
     """Approve (up to the requested amount), decline or waitlist, with a rationale; notify the applicant.
 
     Raises DomainError (with the field) for a refused decision; NotPermitted (404) for an actor who is
-    not a program officer or declared a conflict of interest on the application."""
+    not a program officer or declared a conflict of interest on the application. Approving while the
+    ranking flags the application (``standing_flags``) needs ``flags_read``, the officer's confirmation
+    that they read the flags: without it DomainError (field ``flags_read``) naming them. The flags
+    decided against are kept in the audit event.
+    """
     application = lock_row(Application, application_id)
     require(application is not None and can_decide(actor, application))
     if outcome not in OUTCOMES:
@@ -822,6 +906,10 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
                 f"{format_money(remaining)} of {format_money(program.total_budget_cents)} remains.", "approved_amount")
     else:
         approved_cents = None
+    flags = standing_flags(application)
+    if outcome == APPROVED and flags and not flags_read:
+        raise DomainError(f"The ranking flags this application: {'; '.join(flags)}. Tick the box to confirm you have read "
+                          "the flags and approve it anyway.", "flags_read")
     before = application.status
     decision = Decision(application_id=application.id, outcome=outcome, approved_cents=approved_cents,
                         rationale=rationale.strip(), decided_by_id=actor.id)
@@ -831,6 +919,7 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     db.session.flush()
     record_event(actor, "application.decided", application, {
         "status": {"before": before, "after": outcome}, "approved_cents": approved_cents, "rationale": decision.rationale,
+        **({"open_flags": flags} if flags else {}),
     })
     from grants.applications.services import notify_grantee
 
@@ -875,7 +964,8 @@ def approve_above_line(*, actor: User, program: Program, order: str, reserve_par
     db.session.scalars(sa.select(Application.id).where(Application.id.in_(funded_ids)).order_by(Application.id).with_for_update()).all()
     count = 0
     for row in to_decide:
-        decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED,
+        # The line's own confirmation stands for its rows (the flags are kept in each decision's audit event).
+        decide(actor=actor, application_id=row.ranked.application_id, outcome=APPROVED, flags_read=True,
                approved_cents=row.ranked.requested_cents, rationale=f"Funding line ({row.reason[0].lower()}{row.reason[1:]}).")
         count += 1
     withheld = len(line.funded_rows) - len(to_decide)

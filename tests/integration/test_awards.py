@@ -51,8 +51,8 @@ def test_award_over_the_program_budget_is_refused_with_figures(people):
     application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
 
     with pytest.raises(DomainError, match=r"\$40,000.00"):  # decisions already respect the budget
-        reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=5_000_000, rationale="x")
-    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=4_000_000, rationale="x")
+        reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=5_000_000, rationale="x")
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=4_000_000, rationale="x")
     # The approval fitted the budget; an award above it is refused (and would not fit either).
     with pytest.raises(DomainError, match=r"cannot be more than the \$40,000.00 approved"):
         awards.create_award(actor=officer, application_id=application.id, amount_cents=4_000_001,
@@ -142,7 +142,7 @@ def test_an_award_cannot_be_more_than_was_approved(people):
     program = factories.make_program(officer=officer)
     application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
                                                       requested_cents=5_000_000)
-    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=1_000_000, rationale="Part")
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=1_000_000, rationale="Part")
     with pytest.raises(DomainError, match=r"cannot be more than the \$10,000.00 approved") as refused:
         awards.create_award(actor=officer, application_id=application.id, amount_cents=5_000_000,
                             start_date=date(2027, 1, 1), end_date=date(2027, 12, 31), conditions="")

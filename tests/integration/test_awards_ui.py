@@ -40,7 +40,7 @@ def world(app):
 
 def _approved_application(officer, program, organization, member) -> Application:
     application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
-    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=None, rationale="Strong partnerships")
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=None, rationale="Strong partnerships")
     db.session.flush()
     return application
 

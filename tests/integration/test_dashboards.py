@@ -93,7 +93,7 @@ def _award(world, *, program=None, county="cook", amount=5_000_000, start=None, 
     member, organization = world[f"{county}_member"], world[county]
     application = factories.make_eligible_application(program=program or world["program"], organization=organization, actor=member,
                                                       officer=world["officer"], requested_cents=amount, partners=partners)
-    reviews.decide(actor=world["officer"], application_id=application.id, outcome="approved", approved_cents=amount, rationale="Strong")
+    reviews.decide(actor=world["officer"], application_id=application.id, outcome="approved", flags_read=True, approved_cents=amount, rationale="Strong")
     award = awards.create_award(actor=world["officer"], application_id=application.id, amount_cents=None, start_date=start,
                                 end_date=end, conditions="")
     awards.activate_award(actor=world["officer"], award_id=award.id, signed_on=today())
@@ -116,7 +116,7 @@ def _money_world(world):
     awards.terminate_award(actor=officer, award_id=third.id, reason="Program ended")
     waiting = factories.make_eligible_application(program=world["program"], organization=world["cook"], actor=world["cook_member"],
                                                   officer=officer, requested_cents=2_600_000)
-    reviews.decide(actor=officer, application_id=waiting.id, outcome="approved", approved_cents=2_600_000, rationale="Good")
+    reviews.decide(actor=officer, application_id=waiting.id, outcome="approved", flags_read=True, approved_cents=2_600_000, rationale="Good")
     factories.make_application(program=world["program"], organization=world["lake"], actor=world["lake_member"], complete=False)
     ineligible = factories.make_application(program=world["program"], organization=world["lake"], actor=world["lake_member"])
     applications.submit_application(actor=world["lake_member"], application_id=ineligible.id, certified=True)

@@ -122,7 +122,8 @@ def test_decision_tells_the_grantee_the_outcome(world, outcome, wording):
     application = factories.make_eligible_application(program=world["program"], organization=world["organization"], actor=world["member"],
                                                       officer=world["officer"])
     mark = last_id()
-    reviews.decide(actor=world["officer"], application_id=application.id, outcome=outcome, approved_cents=None, rationale="Panel view")
+    reviews.decide(actor=world["officer"], application_id=application.id, outcome=outcome, approved_cents=None, rationale="Panel view",
+                   flags_read=True)
     assert_messages(messages_since(mark), to=GRANTEE, subject=f"Decision on application {application.reference}",
                     path=f"/applications/{application.id}", body_has=(wording,))
 

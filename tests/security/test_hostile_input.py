@@ -87,7 +87,7 @@ def _approved(world: World) -> dict:
                                        title="Approved, not yet awarded", partners=[("transit", "Approved Transit")], attachment=False)
     applications.submit_application(actor=owner, application_id=application.id, certified=True)
     applications.screen_application(actor=officer, application=application, eligible=True, reason=None)
-    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=None, rationale="Good")
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=None, rationale="Good")
     return {"application": application}
 
 
@@ -318,7 +318,7 @@ FORMS = [
     Form("reopen review", "reviews.reopen", "officer", lambda w, x: f"/reviews/{w.assignments['scored'].id}/reopen",
          lambda w, x: {"reason": "Check scores"}),
     Form("decision", "reviews.decide", "officer", lambda w, x: f"/applications/{x['application'].id}/decide",
-         lambda w, x: {"outcome": "approved", "approved_amount": "40,000", "rationale": "Strong partnerships"},
+         lambda w, x: {"outcome": "approved", "approved_amount": "40,000", "rationale": "Strong partnerships", "flags_read": "y"},
          setup=_under_review, fresh=_under_review),
     Form("approve above the line", "reviews.approve_above_line", "officer",
          lambda w, x: f"/programs/{x['program'].id}/funding-line/approve",
@@ -712,7 +712,7 @@ def _through_the_forms(make_client, text: str, *, criterion_name: str = "Partner
     _ok(reviewer_browser.post_form(f"/reviews/{assignment.id}", {
         **{f"points_{c.id}": "7" for c in criteria}, **{f"comment_{c.id}": text for c in criteria},
         "overall_comment": text, "recommendation": "fund", "action": "submit"}), "review")
-    _ok(po.post_form(f"/applications/{application.id}/decide", {"outcome": "approved", "rationale": text}), "decide")
+    _ok(po.post_form(f"/applications/{application.id}/decide", {"outcome": "approved", "rationale": text, "flags_read": "y"}), "decide")
     _ok(po.post_form(f"/applications/{application.id}/award",
                      {"amount": "40,000", "start_date": "2027-01-01", "end_date": "2027-12-31", "conditions": text}), "award")
     award = db.session.get(Award, _new_id(Award))

@@ -167,7 +167,7 @@ def build_world() -> World:
     applications.screen_application(actor=officer, application=awarded, eligible=True, reason=None)
     # A submitted review freezes the rubric, so rubric POSTs below are refused rather than applied.
     assignments["scored"] = factories.review(officer=officer, application=awarded, reviewer=scorer, points=[8, 15, 25])
-    reviews.decide(actor=officer, application_id=awarded.id, outcome="approved", approved_cents=None, rationale="Strong")
+    reviews.decide(actor=officer, application_id=awarded.id, outcome="approved", flags_read=True, approved_cents=None, rationale="Strong")
     award = awards.create_award(actor=officer, application_id=awarded.id, amount_cents=AWARD_CENTS,
                                 start_date=date(2027, 1, 1), end_date=date(2027, 12, 31), conditions="")
     awards.activate_award(actor=officer, award_id=award.id, signed_on=date(2026, 11, 1))
