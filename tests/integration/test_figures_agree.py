@@ -188,8 +188,13 @@ def test_award_and_program_money_figures_agree_everywhere(world, make_client, tm
     rows = _rows(_table(_page(make_client(world["member"]), "/home"), "Awards to your organizations"))
     assert {number: tuple(parse_money(c) for c in rows[number][2:6]) for number in expected} == expected
 
-    # The finance home lists the open awards ending within 60 days (pending agreement and active).
-    rows = _rows(_table(_page(finance, "/dashboard/finance"), "data-attention"))
+    # The finance home lists the open awards ending within 60 days (pending agreement and active),
+    # and the payments waiting: the active award's requested $5,000 and approved $2,500.
+    finance_home = _page(finance, "/dashboard/finance")
+    waiting = {figure: parse_money(re.search(rf'data-figure="{figure}">.*?<strong>(.*?)</strong>', finance_home, re.S).group(1))
+               for figure in ("requested", "approved")}
+    assert waiting == {"requested": 500_000, "approved": 250_000}
+    rows = _rows(_table(finance_home, "data-attention"))
     open_awards = {numbers["pending"]: expected[numbers["pending"]], numbers["active"]: expected[numbers["active"]]}
     assert {number: tuple(parse_money(c) for c in cells[2:6]) for number, cells in rows.items()} == open_awards
 
@@ -210,7 +215,7 @@ def test_award_and_program_money_figures_agree_everywhere(world, make_client, tm
     summary = _page(finance, "/finance")
     row = re.search(rf'<tr data-program="{program.id}">(.*?)</tr>', summary, re.S).group(1)
     money = [parse_money(_plain(c)) for c in re.findall(r'<td class="money">(.*?)</td>', row, re.S)]
-    assert money == [BUDGET, AWARDED, APPROVED_NOT_AWARDED, PAID, 500_000, 250_000, REMAINING]
+    assert money == [BUDGET, AWARDED, APPROVED_NOT_AWARDED, PAID, waiting["requested"], waiting["approved"], REMAINING]
     total = re.search(r"<tr[^>]*data-totals>(.*?)</tr>", summary, re.S).group(1)
     assert [parse_money(_plain(c)) for c in re.findall(r'<td class="money">(.*?)</td>', total, re.S)] == money
 
