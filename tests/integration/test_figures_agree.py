@@ -107,7 +107,7 @@ def world(app):
 
     waiting = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
                                                   requested_cents=1_500_000)
-    reviews.decide(actor=officer, application_id=waiting.id, outcome="approved", approved_cents=1_500_000, rationale="Good")
+    reviews.decide(actor=officer, application_id=waiting.id, outcome="approved", flags_read=True, approved_cents=1_500_000, rationale="Good")
 
     r1, r2, r3 = (factories.make_user(name=name, email=f"{name.lower()}@state.gov", roles={"reviewer"}) for name in ("R1", "R2", "R3"))
     scored = {}
