@@ -67,16 +67,6 @@ def roles_required(*roles: str, refuse_with: int = 403):
     return decorator
 
 
-def member_organization_ids(user: User) -> set[int]:
-    if not user.is_authenticated:
-        return set()
-    return set(
-        db.session.scalars(
-            sa.select(Membership.organization_id).where(Membership.user_id == user.id)
-        )
-    )
-
-
 def is_member(user: User, organization_id: int) -> bool:
     if not user.is_authenticated:
         return False
