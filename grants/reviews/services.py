@@ -44,16 +44,10 @@ from grants.permissions import (
     require,
 )
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
+from grants.reviews.lifecycle import ConflictStatus, ReviewStatus, transition
 from grants.reviews.models import (
-    ASSIGNED,
-    COI_CONFLICTED,
-    COI_NONE,
-    COI_PENDING,
-    IN_PROGRESS,
     OUTCOMES,
     RECOMMENDATIONS,
-    RECUSED,
-    SUBMITTED,
     Decision,
     ReviewAssignment,
     ReviewerAffiliation,
@@ -198,7 +192,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     counts = db.session.execute(
         sa.select(ReviewAssignment.reviewer_id, sa.func.count())
         .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(Application.program_id == program.id, ReviewAssignment.status != RECUSED)
+        .where(Application.program_id == program.id, ~ReviewAssignment.is_recused)
         .group_by(ReviewAssignment.reviewer_id)
     ).all()
     for reviewer_id, count in counts:
@@ -222,7 +216,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     by_id = {r.id: r for r in pool}
     for application in applications:
         taken = {reviewer_id for reviewer_id, _ in existing[application.id]}
-        active = sum(1 for _, status in existing[application.id] if status != RECUSED)
+        active = sum(1 for _, status in existing[application.id] if status != ReviewStatus.RECUSED)
         names = _affiliation_names(application)
         while active < program.reviewers_per_application:
             candidates = [rid for rid in load if rid not in taken and not (affiliations[rid] & names)]
@@ -268,9 +262,9 @@ def _tell_unassigned(reviewer: User, application: Application) -> None:
 
 
 def _check_removable(assignment: ReviewAssignment) -> None:
-    if assignment.status == SUBMITTED:
+    if assignment.is_submitted:
         raise DomainError("A submitted review cannot be removed; reopen it instead if it must change.")
-    if assignment.coi_status == COI_CONFLICTED:
+    if assignment.is_conflicted:
         raise DomainError(f"{assignment.reviewer.name} declared a conflict of interest with this application; the "
                           "declaration stays on record, so the assignment cannot be removed. Assign another reviewer instead.")
 
@@ -302,17 +296,17 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
     assignment = lock_row(ReviewAssignment, assignment_id)
     if assignment is None:
         raise DomainError("This assignment no longer exists.")
-    if assignment.status == SUBMITTED:
+    if assignment.is_submitted:
         raise DomainError(f"{assignment.reviewer.name} has submitted this review, so it cannot be handed to someone else; "
                           "reopen it instead if it must change.")
     if reviewer.id == assignment.reviewer_id:
         raise DomainError(f"{reviewer.name} already has this review; choose another reviewer.", "reviewer_id")
     _check_assignable(application, reviewer, "reviewer_id")
     outgoing, previous_status = assignment.reviewer, assignment.status
-    kept = assignment.coi_status == COI_CONFLICTED
+    kept = assignment.is_conflicted
     if kept:
         active = db.session.scalar(sa.select(sa.func.count(ReviewAssignment.id)).where(
-            ReviewAssignment.application_id == application.id, ReviewAssignment.status != RECUSED))
+            ReviewAssignment.application_id == application.id, ~ReviewAssignment.is_recused))
         wanted = application.program.reviewers_per_application
         if active >= wanted:
             raise DomainError(ngettext(
@@ -386,29 +380,31 @@ def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: b
     """
     assignment = _lock_assignment(assignment.id)
     _own(actor, assignment)
-    if assignment.coi_status != COI_PENDING:
+    if not assignment.is_declaration_pending:
         raise DomainError(ALREADY_DECLARED)
     if conflicted and not (reason or "").strip():
         raise DomainError("Describe the conflict.", "reason")
     assignment.coi_declared_at = utcnow()
-    application = assignment.application
     if conflicted:
-        assignment.coi_status = COI_CONFLICTED
         assignment.coi_reason = reason.strip()
-        assignment.status = RECUSED
-        record_event(actor, "review.conflict_declared", application, {"assignment": assignment.id, "reason": assignment.coi_reason})
-        for officer in _program_officers():
-            queue_message(
-                to=officer.email,
-                subject=f"Conflict of interest declared on {application.reference}",
-                body=(f"{actor.name} declared a conflict of interest on {application.reference} and is recused.\n"
-                      f"Reason: {assignment.coi_reason}\n\nAssign another reviewer:\n"
-                      f"{external_url('reviews.manage', program_id=application.program_id)}"),
-            )
+        transition(assignment, ReviewStatus.RECUSED, actor=actor, event=None)
+        transition(assignment, ConflictStatus.CONFLICTED, actor=actor, event="review.conflict_declared",
+                   details={"reason": assignment.coi_reason}, notify=lambda a: _tell_officers_of_conflict(actor, a))
     else:
-        assignment.coi_status = COI_NONE
-        record_event(actor, "review.no_conflict_declared", application, {"assignment": assignment.id})
+        transition(assignment, ConflictStatus.NONE, actor=actor, event="review.no_conflict_declared")
     db.session.flush()
+
+
+def _tell_officers_of_conflict(actor: User, assignment: ReviewAssignment) -> None:
+    application = assignment.application
+    for officer in _program_officers():
+        queue_message(
+            to=officer.email,
+            subject=f"Conflict of interest declared on {application.reference}",
+            body=(f"{actor.name} declared a conflict of interest on {application.reference} and is recused.\n"
+                  f"Reason: {assignment.coi_reason}\n\nAssign another reviewer:\n"
+                  f"{external_url('reviews.manage', program_id=application.program_id)}"),
+        )
 
 
 def _program_officers() -> list[User]:
@@ -426,7 +422,7 @@ def _require_scoring(actor: User, assignment: ReviewAssignment) -> None:
     _own(actor, assignment)
     if not assignment.may_see_content:
         raise DomainError("Declare that you have no conflict of interest before scoring.")
-    if assignment.status == SUBMITTED:
+    if assignment.is_submitted:
         raise DomainError("This review has been submitted and is locked.")
     raise DomainError("This review cannot be scored.")
 
@@ -461,11 +457,11 @@ def save_review(
         score.comment = comments.get(criterion_id, "") or ""
     assignment.overall_comment = overall_comment or ""
     assignment.recommendation = recommendation
-    if assignment.status == ASSIGNED:
-        assignment.status = IN_PROGRESS
-    record_event(actor, "review.saved", assignment.application, {
-        "assignment": assignment.id, "points": {str(k): v for k, v in sorted(points.items())}, "recommendation": recommendation,
-    })
+    saved = {"points": {str(k): v for k, v in sorted(points.items())}, "recommendation": recommendation}
+    if assignment.is_not_started:
+        transition(assignment, ReviewStatus.IN_PROGRESS, actor=actor, event="review.saved", details=saved)
+    else:
+        record_event(actor, "review.saved", assignment.application, {"assignment": assignment.id, **saved})
     db.session.flush()
 
 
@@ -489,14 +485,13 @@ def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
     if assignment.recommendation is None:
         raise DomainError("Choose a recommendation before submitting.", "recommendation")
     assignment.total_score = review_total(points, criteria)
-    assignment.status = SUBMITTED
     assignment.submitted_at = utcnow()
     program = assignment.application.program
     if program.rubric_frozen_at is None:
         program.rubric_frozen_at = assignment.submitted_at
         record_event(actor, "rubric.frozen", program, {"reason": "first review submitted"})
-    record_event(actor, "review.submitted", assignment.application, {
-        "assignment": assignment.id, "total_score": round(assignment.total_score, 4), "recommendation": assignment.recommendation,
+    transition(assignment, ReviewStatus.SUBMITTED, actor=actor, event="review.submitted", details={
+        "total_score": round(assignment.total_score, 4), "recommendation": assignment.recommendation,
     })
     db.session.flush()
     return assignment
@@ -507,22 +502,26 @@ def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> 
     DomainError unless it is submitted."""
     require(can_manage_assignment(actor, assignment))
     assignment = _lock_assignment(assignment.id)
-    if assignment.status != SUBMITTED:
+    if not assignment.is_submitted:
         raise DomainError("Only a submitted review can be reopened.")
     if not reason.strip():
         raise DomainError("Give the reason for reopening.", "reason")
-    assignment.status = IN_PROGRESS
     previous = assignment.total_score
     assignment.total_score = None
     assignment.submitted_at = None
-    record_event(actor, "review.reopened", assignment.application, {"assignment": assignment.id, "reason": reason.strip(), "previous_total": previous})
+    transition(assignment, ReviewStatus.IN_PROGRESS, actor=actor, event="review.reopened",
+               details={"reason": reason.strip(), "previous_total": previous},
+               notify=lambda a: _tell_reopened(a, reason.strip()))
+    db.session.flush()
+
+
+def _tell_reopened(assignment: ReviewAssignment, reason: str) -> None:
     queue_message(
         to=assignment.reviewer.email,
         subject=f"Review reopened: {assignment.application.reference}",
-        body=(f"The program officer reopened your review of {assignment.application.reference}.\nReason: {reason.strip()}\n\n"
+        body=(f"The program officer reopened your review of {assignment.application.reference}.\nReason: {reason}\n\n"
               f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
     )
-    db.session.flush()
 
 
 # Ranking ----------------------------------------------------------------------------------------
@@ -562,7 +561,7 @@ def _submitted_reviews(program_id: int):
         sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id, ReviewAssignment.total_score.label("x"), ReviewAssignment.recommendation)
         .join(Application, Application.id == ReviewAssignment.application_id)
         .where(Application.program_id == program_id, Application.status.in_(RANKED_STATUSES),
-               ReviewAssignment.status == SUBMITTED)
+               ReviewAssignment.is_submitted)
     )
 
 
@@ -987,7 +986,7 @@ def shared_comments(application: Application) -> list[dict]:
     if not application.program.share_reviewer_comments or application.status not in (APPROVED, DECLINED, WAITLISTED, AWARDED):
         return []
     assignments = db.session.scalars(
-        sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id, ReviewAssignment.status == SUBMITTED)
+        sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id, ReviewAssignment.is_submitted)
         .options(sa.orm.selectinload(ReviewAssignment.scores).joinedload(Score.criterion))
         .order_by(ReviewAssignment.id)
     ).all()
