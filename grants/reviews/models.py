@@ -113,6 +113,11 @@ class ReviewAssignment(db.Model):
         return self.coi_status == ConflictStatus.NONE.value
 
     @property
+    def is_done(self) -> bool:
+        """Nothing left for the reviewer: submitted, or recused after declaring a conflict."""
+        return self.status in (ReviewStatus.SUBMITTED, ReviewStatus.RECUSED)
+
+    @property
     def is_editable(self) -> bool:
         """The reviewer may still score it: no conflict declared, and not submitted or recused."""
         return self.may_see_content and self.status in OPEN
