@@ -199,21 +199,9 @@ def assign(program_id: int):
             for message in errors:
                 flash(message, "error")
         return redirect(url_for("reviews.manage", program_id=program.id))
-    created, refused = 0, []
-    # Every chosen application is locked, in id order, before the first assignment writes its audit
-    # event: the audit chain's lock is held to the commit, and taking a row lock after it could
-    # deadlock with a decision on that application waiting for the chain. Auto-assign (or another
-    # officer assigning an overlapping set) takes the same locks in the same order.
-    chosen = sorted(set(form.application_ids.data))
-    db.session.scalars(sa.select(Application.id).where(Application.id.in_(chosen)).order_by(Application.id).with_for_update()).all()
-    for application_id in chosen:
-        for reviewer_id in form.reviewer_ids.data:
-            try:
-                with db.session.begin_nested():
-                    services.assign_reviewer(actor=current_user, application=applications[application_id], reviewer=pool[reviewer_id])
-                created += 1
-            except DomainError as error:
-                refused.append(error.message)
+    created, refused = services.assign_reviewers(
+        actor=current_user, applications=[applications[i] for i in set(form.application_ids.data)],
+        reviewers=[pool[i] for i in form.reviewer_ids.data])
     flash(ngettext("%(num)d assignment made.", "%(num)d assignments made.", created), "success" if created else "info")
     for message in refused:
         flash(message, "warning")

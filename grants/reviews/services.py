@@ -124,6 +124,39 @@ def assign_reviewer(*, actor: User, application: Application, reviewer: User) ->
     return _assign_locked(actor=actor, application=application, reviewer=reviewer)
 
 
+class AssignResult(NamedTuple):
+    created: int
+    refused: list[str]  # one message per pair that was not assigned, in the order tried
+
+
+def assign_reviewers(*, actor: User, applications: list[Application], reviewers: list[User]) -> AssignResult:
+    """Assign every reviewer to every application; a pair that may not be assigned is skipped.
+
+    Each refused pair (DomainError from ``assign_reviewer``: not under review, not an active reviewer,
+    affiliated, already assigned) is rolled back on its own (a savepoint) and its message returned
+    in ``refused``; the others stand. Raises NotPermitted (404) when the actor may not manage one of
+    the applications.
+
+    Every application is locked, in id order, before the first assignment writes its audit event:
+    the audit chain's lock is held to the commit, and taking a row lock after it could deadlock with
+    a decision on that application waiting for the chain. Auto-assign (or another officer assigning
+    an overlapping set) takes the same locks in the same order.
+    """
+    by_id = {a.id: a for a in applications}
+    chosen = sorted(by_id)
+    db.session.scalars(sa.select(Application.id).where(Application.id.in_(chosen)).order_by(Application.id).with_for_update()).all()
+    created, refused = 0, []
+    for application_id in chosen:
+        for reviewer in reviewers:
+            try:
+                with db.session.begin_nested():
+                    assign_reviewer(actor=actor, application=by_id[application_id], reviewer=reviewer)
+                created += 1
+            except DomainError as error:
+                refused.append(error.message)
+    return AssignResult(created, refused)
+
+
 def _assign_locked(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
     """``assign_reviewer`` once the caller holds the application's row lock."""
     _check_assignable(application, reviewer)

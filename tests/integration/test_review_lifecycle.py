@@ -96,3 +96,19 @@ def test_the_database_refuses_an_unknown_status(world, column):
         db.session.flush()
     db.session.rollback()
     assert db.session.get(ReviewAssignment, assignment_id).status == "assigned"
+
+
+def test_assign_reviewers_keeps_the_good_pairs_and_reports_the_refused(world):
+    """The assign page's loop, locks and savepoints are one service: a refused pair does not undo the others."""
+    officer, application = world["officer"], world["application"]
+    ok = factories.make_user(email="r2@state.gov", name="Raj Two", roles={"reviewer"})
+    affiliated = factories.make_user(email="r3@state.gov", name="Ros Three", roles={"reviewer"})
+    reviews.set_affiliations(actor=officer, reviewer=affiliated, names=["Lakeside Responders"])
+    db.session.commit()
+    result = reviews.assign_reviewers(actor=officer, applications=[application], reviewers=[world["reviewer"], ok, affiliated])
+    db.session.commit()
+    assert result.created == 1
+    assert result.refused == [f"Rita One is already assigned to {application.reference}.",
+                              f"Ros Three is affiliated with the applicant or a partner of {application.reference}."]
+    assigned = db.session.scalars(sa.select(ReviewAssignment.reviewer_id).where(ReviewAssignment.application_id == application.id)).all()
+    assert sorted(assigned) == sorted([world["reviewer"].id, ok.id])
