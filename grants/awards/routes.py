@@ -13,7 +13,7 @@ from grants.accounts.models import ADMIN, APPLICANT, FINANCE, PROGRAM_OFFICER, O
 from grants.applications.models import APPROVED as APPLICATION_APPROVED
 from grants.applications.models import Application, Attachment
 from grants.audit.models import AuditEvent
-from grants.awards import bp, services
+from grants.awards import bp, figures, services
 from grants.awards.forms import (
     ActivateForm,
     AmendForm,
@@ -124,7 +124,7 @@ def award_list():
     page = paginate(_not_conflicted(stmt), AWARDS_PER_PAGE)
     programs = db.session.scalars(sa.select(Program).order_by(Program.fiscal_year.desc(), Program.name)).all()
     return render_template(
-        "awards/award_list.html", page=page, filters=filters, totals=services.payment_totals([a.id for a in page.items]),
+        "awards/award_list.html", page=page, filters=filters, figures=figures.award_figures_by_id(a.id for a in page.items),
         programs=programs, fiscal_years=sorted({p.fiscal_year for p in programs}, reverse=True), award_statuses=AWARD_STATUSES,
     )
 
@@ -159,7 +159,7 @@ def create_award(application_id: int):
             return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
     program = application.program
     # What this award may use: the budget less every other award and approval (this one's approval excluded).
-    committed = services.committed_cents(program.id, excluding_application_id=application.id)
+    committed = figures.committed_cents(program.id, excluding_application_id=application.id)
     return render_template("awards/create_award.html", application=application, program=program, form=form,
                            committed=committed, available=program.total_budget_cents - committed,
                            awardable=application.status == APPLICATION_APPROVED)
@@ -203,7 +203,7 @@ def _render_award_detail(award: Award, *, activate_form=None, terminate_form=Non
         ).all()
     return render_template(
         "awards/award_detail.html", award=award, application=award.application, program=award.program,
-        figures=services.award_figures(award), documentation=_documentation(disbursement_ids), events=events,
+        figures=figures.award_figures(award), documentation=_documentation(disbursement_ids), events=events,
         action_labels=AUDIT_ACTION_LABELS, staff=staff,
         is_officer=current_user.has_role(PROGRAM_OFFICER), is_finance=current_user.has_role(FINANCE),
         is_grantee=is_member(current_user, award.application.organization_id),
@@ -286,8 +286,8 @@ def amend(award_id: int):
                   f"ending {award.end_date:%B %-d, %Y}.", "success")
             return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
     program = award.program
-    return render_template("awards/amend.html", award=award, program=program, form=form, figures=services.award_figures(award),
-                           committed=services.committed_cents(program.id))
+    return render_template("awards/amend.html", award=award, program=program, form=form, figures=figures.award_figures(award),
+                           committed=figures.committed_cents(program.id))
 
 
 # Payments -------------------------------------------------------------------------------------
@@ -312,7 +312,7 @@ def request_payment(award_id: int):
         else:
             flash(f"Payment request of {format_money(disbursement.amount_cents)} sent to finance for approval.", "success")
             return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
-    return render_template("awards/request_payment.html", award=award, form=form, figures=services.award_figures(award))
+    return render_template("awards/request_payment.html", award=award, form=form, figures=figures.award_figures(award))
 
 
 @bp.route("/awards/<int:award_id>/payments/record", methods=["GET", "POST"])
@@ -333,7 +333,7 @@ def record_payment(award_id: int):
         else:
             flash(f"Payment of {format_money(disbursement.amount_cents)} recorded on award {award.award_number}.", "success")
             return form.finished(redirect(url_for("awards.award_detail", award_id=award.id)))
-    return render_template("awards/record_payment.html", award=award, form=form, figures=services.award_figures(award))
+    return render_template("awards/record_payment.html", award=award, form=form, figures=figures.award_figures(award))
 
 
 def _queue_page(status: str, page_arg: str):
@@ -515,13 +515,7 @@ def finance_summary():
     program_ids = None
     if fiscal_year is not None:
         program_ids = list(db.session.scalars(sa.select(Program.id).where(Program.fiscal_year == fiscal_year).order_by(Program.id)))
-    rows = services.program_figures(program_ids)
-    totals = {
-        "budget": sum(r.budget_cents for r in rows), "awarded": sum(r.awarded_cents for r in rows),
-        "paid": sum(r.paid_cents for r in rows), "awaiting_approval": sum(r.awaiting_approval_cents for r in rows),
-        "approved_unpaid": sum(r.approved_unpaid_cents for r in rows),
-        "approved": sum(r.approved_not_awarded_cents for r in rows),
-        "remaining": sum(r.remaining_cents for r in rows),
-    }
+    rows = figures.program_figures(program_ids)
+    totals = figures.total_figures(rows)
     return render_template("awards/finance_summary.html", rows=rows, totals=totals, fiscal_year="" if fiscal_year is None else str(fiscal_year),
                            fiscal_years=fiscal_years)

@@ -11,7 +11,6 @@ Invariants (DESIGN.md), each checked under a lock in the transaction that could 
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from grants.applications.models import APPROVED as APPLICATION_APPROVED
 from grants.applications.models import AWARDED, Application, Attachment
 from grants.applications.services import grantee_recipients, notify_grantee
 from grants.audit.services import record_event
+from grants.awards.figures import award_figures, committed_cents
 from grants.awards.models import (
     ACCEPTED,
     ACTIVE,
@@ -65,53 +65,6 @@ from grants.uploads import store_upload
 REPORT_GRACE_DAYS = 30  # a quarterly report is due this long after its period ends
 FINAL_PERIOD_MIN_MONTHS = 1  # a shorter remainder at the end joins the last quarter instead of a report of its own
 REMINDER_DAYS = 14
-
-
-# Figures --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AwardFigures:
-    amount_cents: int
-    paid_cents: int
-    pending_cents: int  # requested or approved, not yet paid
-
-    @property
-    def remaining_cents(self) -> int:
-        """What can still be requested: the amount less every non-void payment."""
-        return self.amount_cents - self.paid_cents - self.pending_cents
-
-
-def payment_totals(award_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """(paid, pending) cents per award, in one grouped query."""
-    if not award_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(
-            Disbursement.award_id,
-            sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)),
-            sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)),
-        ).where(Disbursement.award_id.in_(award_ids)).group_by(Disbursement.award_id)
-    )
-    return {award_id: (int(paid or 0), int(pending or 0)) for award_id, paid, pending in rows}
-
-
-def award_figures(award: Award) -> AwardFigures:
-    paid, pending = payment_totals([award.id]).get(award.id, (0, 0))
-    return AwardFigures(award.amount_cents, paid, pending)
-
-
-def committed_cents(program_id: int, *, excluding_application_id: int | None = None) -> int:
-    """Money the program has promised: every award's current amount, plus approvals not yet awarded."""
-    awarded = db.session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Award.amount_cents), 0)).where(Award.program_id == program_id)
-    )
-    approved = sa.select(sa.func.coalesce(sa.func.sum(Application.approved_cents), 0)).where(
-        Application.program_id == program_id, Application.status == APPLICATION_APPROVED
-    )
-    if excluding_application_id is not None:
-        approved = approved.where(Application.id != excluding_application_id)
-    return int(awarded) + int(db.session.scalar(approved))
 
 
 MAX_PERIOD_YEARS = 10
@@ -622,60 +575,3 @@ def queue_report_reminders(today: date) -> int:
             )
             queued += message is not None
     return queued
-
-
-# Per-program figures for finance --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ProgramFigures:
-    program_id: int
-    name: str
-    fiscal_year: int
-    budget_cents: int
-    awarded_cents: int
-    paid_cents: int
-    pending_cents: int
-    approved_not_awarded_cents: int = 0
-    awaiting_approval_cents: int = 0  # the part of pending still only requested
-
-    @property
-    def approved_unpaid_cents(self) -> int:
-        """The part of pending that finance approved and has not paid yet."""
-        return self.pending_cents - self.awaiting_approval_cents
-
-    @property
-    def remaining_cents(self) -> int:
-        """Budget neither awarded nor promised to an approved application (what a new award may use)."""
-        return self.budget_cents - self.awarded_cents - self.approved_not_awarded_cents
-
-
-def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures]:
-    """Budget, awarded, paid and pending per program, aggregated in SQL."""
-    awarded = (sa.select(Award.program_id, sa.func.sum(Award.amount_cents).label("awarded"))
-               .group_by(Award.program_id).subquery())
-    payments = (
-        sa.select(
-            Award.program_id,
-            sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)).label("paid"),
-            sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)).label("pending"),
-            sa.func.sum(sa.case((Disbursement.status == REQUESTED, Disbursement.amount_cents), else_=0)).label("requested"),
-        ).join(Disbursement, Disbursement.award_id == Award.id).group_by(Award.program_id).subquery()
-    )
-    stmt = (
-        sa.select(Program.id, Program.name, Program.fiscal_year, Program.total_budget_cents,
-                  sa.func.coalesce(awarded.c.awarded, 0), sa.func.coalesce(payments.c.paid, 0), sa.func.coalesce(payments.c.pending, 0),
-                  sa.func.coalesce(payments.c.requested, 0))
-        .outerjoin(awarded, awarded.c.program_id == Program.id)
-        .outerjoin(payments, payments.c.program_id == Program.id)
-        .order_by(Program.fiscal_year.desc(), Program.name)
-    )
-    approved = (sa.select(Application.program_id, sa.func.sum(Application.approved_cents).label("approved"))
-                .where(Application.status == APPLICATION_APPROVED).group_by(Application.program_id).subquery())
-    stmt = stmt.add_columns(sa.func.coalesce(approved.c.approved, 0)).outerjoin(approved, approved.c.program_id == Program.id)
-    if program_ids is not None:
-        stmt = stmt.where(Program.id.in_(program_ids))
-    return [ProgramFigures(pid, name, fy, int(budget), int(a), int(p), int(pe), int(ap), int(rq))
-            for pid, name, fy, budget, a, p, pe, rq, ap in db.session.execute(stmt)]
-
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grants.awards.services import ProgramFigures
+from grants.awards.figures import AwardFigures, ProgramFigures
 from grants.dashboard.services import (
     AmountsRow,
     ReportsDue,
@@ -146,15 +146,14 @@ def reviewer_chart(rows: list[ReviewerProgramLoad], *, chart_id: str = "my-revie
     )
 
 
-def grantee_awards_chart(awards, payments: dict[int, tuple[int, int]], *, chart_id: str = "my-awards-chart") -> dict:
-    paid = [payments.get(a.id, (0, 0))[0] for a in awards]
-    pending = [payments.get(a.id, (0, 0))[1] for a in awards]
+def grantee_awards_chart(awards, figures: dict[int, AwardFigures], *, chart_id: str = "my-awards-chart") -> dict:
+    rows = [figures[a.id] for a in awards]
     return chart(
         chart_id=chart_id, title="Your awards: paid, pending and left to request", labels=[a.award_number for a in awards],
         datasets=[
-            dataset("Paid", paid),
-            dataset("Pending approval or payment", pending),
-            dataset("Left to request", [a.amount_cents - p - q for a, p, q in zip(awards, paid, pending)]),
+            dataset("Paid", [f.paid_cents for f in rows]),
+            dataset("Pending approval or payment", [f.pending_cents for f in rows]),
+            dataset("Left to request", [f.remaining_cents for f in rows]),
         ],
         category_title="Award", value_title="Dollars", value_format=MONEY, horizontal=True, stacked=True,
     )

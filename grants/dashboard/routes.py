@@ -24,7 +24,7 @@ from grants.applications.models import (
     WITHDRAWN,
     Application,
 )
-from grants.awards.services import ProgramFigures, program_figures
+from grants.awards.figures import program_figures, total_figures
 from grants.clock import agency_today, format_instant
 from grants.dashboard import bp, charts, services
 from grants.db import utcnow
@@ -212,10 +212,7 @@ def programs_dashboard():
     program_ids = services.program_ids_for_fiscal_year(fiscal_year)
     rows = program_figures(program_ids)
     now = utcnow()
-    totals = ProgramFigures(
-        0, "All programs", fiscal_year or 0, sum(r.budget_cents for r in rows), sum(r.awarded_cents for r in rows),
-        sum(r.paid_cents for r in rows), sum(r.pending_cents for r in rows), sum(r.approved_not_awarded_cents for r in rows),
-    )
+    totals = total_figures(rows, fiscal_year=fiscal_year or 0)
     return render_template(
         "dashboard/programs.html", fiscal_year=fiscal_year, fiscal_years=services.fiscal_years(), figures=totals,
         budget_chart=charts.budget_chart(totals),

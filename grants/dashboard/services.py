@@ -3,7 +3,7 @@
 Every figure is an SQL aggregate (GROUP BY, or SUM over CASE), and each function runs a fixed
 number of queries however many rows it summarises, so a page's query count does not grow with
 the data. Money is integer cents; dates are the agency's calendar days, passed in by the caller.
-Budget figures are grants.awards.services.program_figures, so they agree with the finance summary
+Money figures are grants.awards.figures, so they agree with the finance summary
 and the award ledger.
 """
 
@@ -40,7 +40,7 @@ from grants.awards.models import (
     ProgressReport,
 )
 from grants.awards.models import APPROVED as PAYMENT_APPROVED
-from grants.awards.services import payment_totals
+from grants.awards.figures import AwardFigures, award_figures_by_id, award_money
 from grants.db import UTCDateTime
 from grants.extensions import db
 from grants.programs.models import PARTNER_TYPES, Program
@@ -303,14 +303,10 @@ class AwardAttention:
     amount_cents: int
     paid_cents: int
     pending_cents: int
+    remaining_cents: int  # what can still be requested, as on the award page and the ledger
     end_date: date
     low_balance: bool
     ending_soon: bool
-
-    @property
-    def remaining_cents(self) -> int:
-        """What can still be requested, as on the award page and the ledger."""
-        return self.amount_cents - self.paid_cents - self.pending_cents
 
 
 def awards_needing_attention(*, today: date, limit: int = ATTENTION_LIMIT,
@@ -320,32 +316,25 @@ def awards_needing_attention(*, today: date, limit: int = ATTENTION_LIMIT,
     Returns the first ``limit`` by end date and how many there are in all (one query). Awards of
     ``hidden`` applications (the viewer declared a conflict of interest on them) are left out.
     """
-    payments = (
-        sa.select(
-            Disbursement.award_id,
-            sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)).label("paid"),
-            sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)).label("pending"),
-        ).group_by(Disbursement.award_id).subquery("payments")
-    )
-    paid, pending = sa.func.coalesce(payments.c.paid, 0), sa.func.coalesce(payments.c.pending, 0)
-    remaining = Award.amount_cents - paid - pending
+    money = award_money()
+    paid, pending, remaining = money.paid, money.pending, money.remaining()
     low = remaining * 100 < Award.amount_cents * LOW_BALANCE_PERCENT
     ending = Award.end_date <= today + timedelta(days=AWARD_ENDING_SOON_DAYS)
     rows = db.session.execute(
         sa.select(Award.id, Award.award_number, Organization.legal_name, Program.name, Award.status, Award.amount_cents,
-                  paid, pending, Award.end_date, low, ending, sa.func.count().over())
+                  paid, pending, remaining, Award.end_date, low, ending, sa.func.count().over())
         .join(Program, Program.id == Award.program_id)
         .join(Application, Application.id == Award.application_id)
         .join(Organization, Organization.id == Application.organization_id)
-        .outerjoin(payments, payments.c.award_id == Award.id)
+        .outerjoin(money.subquery, money.subquery.c.award_id == Award.id)
         .where(Award.status.in_(OPEN_AWARD), sa.or_(low, ending),
                Application.id.not_in(sorted(hidden)) if hidden else sa.true())
         .order_by(Award.end_date, Award.award_number)
         .limit(limit)
     ).all()
     total = _int(rows[0][-1]) if rows else 0
-    return [AwardAttention(aid, number, org, program, status, _int(amount), _int(p), _int(pe), end, bool(is_low), bool(is_ending))
-            for aid, number, org, program, status, amount, p, pe, end, is_low, is_ending, _n in rows], total
+    return [AwardAttention(aid, number, org, program, status, _int(amount), _int(p), _int(pe), _int(left), end, bool(is_low), bool(is_ending))
+            for aid, number, org, program, status, amount, p, pe, left, end, is_low, is_ending, _n in rows], total
 
 
 # Reviewer home ----------------------------------------------------------------------------------
@@ -465,8 +454,8 @@ def organization_summaries(*, organization_ids: list[int], today: date) -> dict[
     }
 
 
-def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, tuple[int, int]], dict[int, ProgressReport]]:
-    """The organizations' awards, their (paid, pending) cents and next report due: three queries, whatever the count."""
+def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, AwardFigures], dict[int, ProgressReport]]:
+    """The organizations' awards, their money figures and next report due: three queries, whatever the count."""
     if not organization_ids:
         return [], {}, {}
     awards = db.session.scalars(
@@ -478,7 +467,7 @@ def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, 
     award_ids = [award.id for award in awards]
     if not award_ids:
         return [], {}, {}
-    payments = payment_totals(award_ids)
+    payments = award_figures_by_id(award_ids)
     # The earliest report still to be (re)submitted on each award.
     open_reports = sa.and_(ProgressReport.award_id.in_(award_ids), ProgressReport.status.in_(OPEN_REPORT))
     first = (sa.select(ProgressReport.award_id, sa.func.min(ProgressReport.sequence).label("sequence"))

@@ -6,7 +6,6 @@ grow; amounts come from integer cents; user text is always written as text.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,13 +21,15 @@ from openpyxl.styles import Font
 
 from grants.accounts.models import Organization
 from grants.applications.models import APPLICATION_STATUSES, DRAFT, Application, Partner
-from grants.awards.models import AWARD_STATUSES, PAID, PENDING_PAYMENT, Amendment, Award, Disbursement
+from grants.awards.figures import award_money
+from grants.awards.models import AWARD_STATUSES, Amendment, Award, Disbursement
 from grants.clock import format_instant, to_local
 from grants.db import utcnow
 from grants.exports.sheets import DATE, DECIMAL, INTEGER, MONEY, MONEY_FORMAT, TEXT, VALUE, Column, SheetWriter, sheet_text, write_text
 from grants.extensions import db
 from grants.text import ngettext
 from grants.programs.models import PARTNER_TYPES, Program
+from grants.reviews.figures import score_statistics, standard_deviation
 from grants.reviews.models import ReviewAssignment, Score
 
 SEPARATOR = "\x1f"  # joins partner names in SQL; no one types it
@@ -104,14 +105,7 @@ def _letter(header: str) -> str:
 
 
 def _award_rows_stmt(filters: LedgerFilters):
-    payments = (
-        sa.select(
-            Disbursement.award_id,
-            sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)).label("paid"),
-            sa.func.sum(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.amount_cents), else_=0)).label("pending"),
-            sa.func.max(sa.case((Disbursement.status == PAID, Disbursement.paid_on), else_=None)).label("last_paid"),
-        ).group_by(Disbursement.award_id).subquery()
-    )
+    money = award_money()
     partners = (
         sa.select(Partner.application_id, _string_agg(Partner.partner_type).label("types"), _string_agg(Partner.name).label("names"))
         .group_by(Partner.application_id).subquery()
@@ -121,13 +115,13 @@ def _award_rows_stmt(filters: LedgerFilters):
             Award.award_number, Program.name, Program.fiscal_year, Program.funding_source_code, Organization.legal_name,
             Organization.ein, Organization.uei, Organization.county, partners.c.types, partners.c.names, Award.created_at,
             Award.start_date, Award.end_date, Award.status, Award.original_cents, Award.amount_cents,
-            sa.func.coalesce(payments.c.paid, 0), sa.func.coalesce(payments.c.pending, 0), payments.c.last_paid,
+            money.paid, money.pending, money.remaining(), money.last_paid_on,
         )
         .join(Program, Program.id == Award.program_id)
         .join(Application, Application.id == Award.application_id)
         .join(Organization, Organization.id == Application.organization_id)
         .outerjoin(partners, partners.c.application_id == Award.application_id)
-        .outerjoin(payments, payments.c.award_id == Award.id)
+        .outerjoin(money.subquery, money.subquery.c.award_id == Award.id)
         .order_by(Award.award_number)
     )
     return filters.apply(stmt)
@@ -189,13 +183,13 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
     awards = SheetWriter(workbook, "Awards", AWARD_COLUMNS)
     for row in _stream(_award_rows_stmt(filters)):
         (number, program, fiscal_year, source, recipient, ein, uei, county, types, names, created_at,
-         start, end, status, original, amount, paid, pending, last_paid) = row
-        paid, pending = int(paid), int(pending)
+         start, end, status, original, amount, paid, pending, remaining, last_paid) = row
+        paid, pending, remaining = int(paid), int(pending), int(remaining)
         awards.append((
             number, program, fiscal_year, source, recipient, ein, uei, county,
             ", ".join(PARTNER_TYPES.get(t, t) for t in _split(types)), "; ".join(_split(names)),
             zone_date(created_at), start, end, AWARD_STATUSES.get(status, status), original, amount - original,
-            amount, paid, pending, amount - paid - pending, last_paid,
+            amount, paid, pending, remaining, last_paid,
         ))
         counts.awards += 1
         counts.totals["current"] += amount
@@ -382,10 +376,8 @@ def _unranked(program: Program) -> list:
     """
     from grants.reviews.services import RANKED_STATUSES, RankedApplication
 
-    x = ReviewAssignment.total_score
     reviews = (
-        sa.select(ReviewAssignment.application_id, sa.func.count().label("n"), sa.func.avg(x).label("mean"),
-                  sa.func.avg(x * x).label("sq"))
+        sa.select(ReviewAssignment.application_id, *score_statistics(ReviewAssignment.total_score)[:3])
         .join(Application, Application.id == ReviewAssignment.application_id)
         .where(Application.program_id == program.id, ReviewAssignment.is_submitted)
         .group_by(ReviewAssignment.application_id).subquery()
@@ -406,8 +398,8 @@ def _unranked(program: Program) -> list:
             partner_types[application_id].add(partner_type)
     unranked = []
     for app_id, reference, title, organization, county, requested, status, n, mean, sq in rows:
+        stdev = standard_deviation(mean, sq)
         mean = None if mean is None else float(mean)
-        stdev = None if mean is None else math.sqrt(max(float(sq) - mean * mean, 0.0))
         unranked.append(RankedApplication(
             app_id, reference, title, organization, county, requested, status, None, int(n or 0), mean, None,
             None, stdev, None, None, 0, [], sorted(partner_types[app_id]),
@@ -504,16 +496,15 @@ def giving360_workbook(target, *, program: Program | None, progress: Progress | 
     agency = current_app.config["AGENCY_NAME"]
     workbook = Workbook(write_only=True)
     sheet = SheetWriter(workbook, "grants", GIVING_COLUMNS)
-    paid = (sa.select(Disbursement.award_id, sa.func.sum(Disbursement.amount_cents).label("paid"))
-            .where(Disbursement.status == PAID).group_by(Disbursement.award_id).subquery())
+    money = award_money()
     stmt = (
         sa.select(Award.award_number, Award.created_at, Award.start_date, Award.end_date, Award.amount_cents,
                   Application.title, Application.summary, Application.requested_cents, Organization.ein, Organization.legal_name,
-                  Organization.county, Program.code, Program.name, sa.func.coalesce(paid.c.paid, 0))
+                  Organization.county, Program.code, Program.name, money.paid)
         .join(Application, Application.id == Award.application_id)
         .join(Organization, Organization.id == Application.organization_id)
         .join(Program, Program.id == Award.program_id)
-        .outerjoin(paid, paid.c.award_id == Award.id)
+        .outerjoin(money.subquery, money.subquery.c.award_id == Award.id)
         .order_by(Award.award_number)
     )
     if program is not None:

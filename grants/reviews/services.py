@@ -9,7 +9,6 @@ fewer than three submitted reviews in the program or no spread at all.
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -44,6 +43,7 @@ from grants.permissions import (
     require,
 )
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
+from grants.reviews.figures import median_term, score_statistics, standard_deviation
 from grants.reviews.lifecycle import ConflictStatus, ReviewStatus, transition
 from grants.reviews.models import (
     OUTCOMES,
@@ -639,21 +639,12 @@ def _review_statistics(program: Program, only_application_id: int | None = None)
                 sa.and_(windowed.c.recommendation == "do_not_fund", windowed.c.x >= DO_NOT_FUND_AT_OR_ABOVE)), 1),
         else_=0,
     )
-    # The median: the middle review, or the mean of the two middle ones (avg skips the NULLs).
-    middle = sa.case(
-        (sa.or_(windowed.c.pos == (windowed.c.an + 1) // 2, windowed.c.pos == (windowed.c.an + 2) // 2), windowed.c.x),
-        else_=None,
-    )
     return sa.select(
         windowed.c.application_id,
-        sa.func.count().label("n"),
-        sa.func.avg(windowed.c.x).label("mean"),
+        *score_statistics(windowed.c.x),
         sa.func.avg(normalized).label("nmean"),
-        sa.func.avg(windowed.c.x * windowed.c.x).label("sq"),
-        sa.func.min(windowed.c.x).label("lo"),
-        sa.func.max(windowed.c.x).label("hi"),
         sa.func.sum(contradiction).label("contradictions"),
-        sa.func.avg(middle).label("median"),
+        sa.func.avg(median_term(windowed.c.x, windowed.c.pos, windowed.c.an)).label("median"),
     ).group_by(windowed.c.application_id).subquery("stats")
 
 
@@ -702,9 +693,9 @@ def _ranked(program: Program, rows, *, page: bool) -> list[RankedApplication]:
         if n is None:
             n, stdev, contradictions = 0, None, 0
         else:
+            stdev = standard_deviation(mean, sq)
             mean, nmean, median, lo, hi = float(mean), float(nmean), float(median), float(lo), float(hi)
             contradictions = int(contradictions)
-            stdev = math.sqrt(max(float(sq) - mean * mean, 0.0))
         item = RankedApplication(
             app_id, reference, title, organization, county, requested, status, approved, n, mean, nmean,
             median, stdev, lo, hi, contradictions, [], sorted(partner_types[app_id]),
@@ -777,20 +768,21 @@ def calibration(program: Program, hidden: frozenset[int] = frozenset()) -> tuple
     if hidden:
         reviews = reviews.where(ReviewAssignment.application_id.not_in(sorted(hidden)))
     reviews = reviews.subquery("r")
+    n, mean, sq = score_statistics(reviews.c.x)[:3]
     rows = db.session.execute(
-        sa.select(User.id, User.name, sa.func.count(), sa.func.avg(reviews.c.x), sa.func.avg(reviews.c.x * reviews.c.x))
+        sa.select(User.id, User.name, n, mean, sq)
         .join(User, User.id == reviews.c.reviewer_id)
         .group_by(User.id, User.name)
         .order_by(User.name, User.id)
     ).all()
     per_reviewer = [
-        ReviewerCalibration(rid, name, n, float(mean), math.sqrt(max(float(sq) - float(mean) ** 2, 0.0)))
-        for rid, name, n, mean, sq in rows
+        ReviewerCalibration(rid, name, count, float(average), standard_deviation(average, square))
+        for rid, name, count, average, square in rows
     ]
-    total = db.session.execute(sa.select(sa.func.count(), sa.func.avg(reviews.c.x), sa.func.avg(reviews.c.x * reviews.c.x))).one()
+    total = db.session.execute(sa.select(n, mean, sq).select_from(reviews)).one()
     overall = None
     if total[0]:
-        overall = ReviewerCalibration(0, "All reviewers", total[0], float(total[1]), math.sqrt(max(float(total[2]) - float(total[1]) ** 2, 0.0)))
+        overall = ReviewerCalibration(0, "All reviewers", total[0], float(total[1]), standard_deviation(total[1], total[2]))
     return per_reviewer, overall
 
 

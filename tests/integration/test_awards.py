@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from grants.applications.models import Application
 from grants.audit.models import AuditEvent
+from grants.awards import figures as award_figures
 from grants.awards import services as awards
 from grants.clock import agency_today
 from grants.awards.models import Award, Disbursement
@@ -120,7 +121,7 @@ def test_closeout_releases_the_unspent_balance(people):
     assert amendment.is_closeout and amendment.amount_delta_cents == -500_000
     assert award.status == "closed" and award.amount_cents == 4_500_000
     assert awards.committed_cents(program.id) == 4_500_000
-    figures = {f.program_id: f for f in awards.program_figures()}[program.id]
+    figures = {f.program_id: f for f in award_figures.program_figures()}[program.id]
     assert (figures.awarded_cents, figures.paid_cents, figures.remaining_cents) == (4_500_000, 4_500_000, 5_500_000)
 
 

@@ -14,6 +14,7 @@ from openpyxl import load_workbook
 
 from grants.applications import services as applications
 from grants.awards.models import Award, Disbursement, ProgressReport
+from grants.awards import figures as award_figures
 from grants.awards import services as awards
 from grants.clock import format_instant, to_local
 from grants.dashboard import services as dashboard
@@ -133,7 +134,7 @@ def _money_world(world):
 def test_program_dashboard_figures_equal_program_figures_the_finance_summary_and_the_ledger(world, make_client):
     _money_world(world)
     program = world["program"]
-    expected = awards.program_figures([program.id])[0]
+    expected = award_figures.program_figures([program.id])[0]
     assert (expected.awarded_cents, expected.paid_cents, expected.pending_cents, expected.approved_not_awarded_cents) == (
         5_000_000 + 3_500_000 + 200_000, 1_200_000, 750_000, 2_600_000)
 
@@ -182,7 +183,7 @@ def test_cross_program_dashboard_rows_and_totals_equal_program_figures(world, ma
     _money_world(world)
     page = _text(make_client(world["admin"]).get("/dashboard/programs"))
     rows = table(page, "programs-budget-chart-table")
-    every = awards.program_figures()
+    every = award_figures.program_figures()
     for figures in every:
         cells = rows[f"{figures.name} (FY {figures.fiscal_year})"]
         assert [cents(c) for c in cells] == [figures.budget_cents, figures.awarded_cents, figures.approved_not_awarded_cents,
@@ -207,7 +208,7 @@ def test_on_demo_data_every_program_dashboard_agrees_with_program_figures_and_th
     officer = make_client(None)
     login(officer, "officer@example.gov", DEMO_PASSWORD)
     for program in db.session.scalars(sa.select(Program).order_by(Program.id)):
-        expected = awards.program_figures([program.id])[0]
+        expected = award_figures.program_figures([program.id])[0]
         page = _text(officer.get(f"/programs/{program.id}/dashboard"))
         budget = {label: cents(cells[0]) for label, cells in table(page, "budget-chart-table").items()}
         assert (budget["Awarded"], budget["Disbursed (paid)"], budget["Remaining"]) == (
@@ -220,7 +221,7 @@ def test_on_demo_data_every_program_dashboard_agrees_with_program_figures_and_th
         awards_by_county = int(counties["Total"][2]) if "Total" in counties else 0
         assert int(table(page, "pipeline-chart-table")["Awarded"][0]) == awards_by_county == counts.awards, program.name
     # The demo's awarded round has money on it, so the comparison above is not between zeros.
-    assert any(f.awarded_cents and f.paid_cents for f in awards.program_figures())
+    assert any(f.awarded_cents and f.paid_cents for f in award_figures.program_figures())
 
 
 def _set_review_deadline(world, program, when) -> None:
@@ -337,7 +338,7 @@ def test_finance_home_shows_waiting_payments_payments_made_budgets_and_awards_ne
     assert str(early.id) in listed and str(ending.id) in listed and str(money["first"].id) not in listed
     assert str(money["third"].id) not in listed  # terminated awards need no attention
     budget = table(page, "finance-programs-chart-table")
-    for figures in awards.program_figures():
+    for figures in award_figures.program_figures():
         assert cents(budget[f"{figures.name} (FY {figures.fiscal_year})"][5]) == figures.remaining_cents
     # The same section is a page of its own, for admins too.
     assert "Awards with little left or ending soon (2)" in _text(make_client(world["admin"]).get("/dashboard/finance"))
