@@ -48,6 +48,11 @@ def _not_conflicted(stmt):
 # Reviewers ------------------------------------------------------------------------------------
 
 
+# The application page (applications domain, below this one) shows its decision and the comments
+# shared with the applicant through these, so applications need not import reviews.
+bp.add_app_template_global(services.current_decision, "current_decision")
+bp.add_app_template_global(services.shared_comments, "shared_comments")
+
 @bp.route("/reviews")
 @roles_required(REVIEWER)
 def my_assignments():

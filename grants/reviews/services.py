@@ -42,6 +42,7 @@ from grants.permissions import (
     conflicted_application_ids,
     require,
 )
+from grants.programs import budget
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
 from grants.reviews.figures import median_term, score_statistics, standard_deviation
 from grants.reviews.lifecycle import ConflictStatus, ReviewStatus, transition
@@ -843,13 +844,6 @@ class FundingLine:
         return FundingLine(self.available_cents, self.committed_cents, visible, above, hidden)
 
 
-def committed_cents(program: Program) -> int:
-    """Money already promised by the program: awards and approvals not yet awarded."""
-    from grants.awards.services import committed_cents as program_commitments
-
-    return program_commitments(program.id)
-
-
 def funding_line(program: Program, *, order: str = "raw", reserve_partner_types: bool = False) -> FundingLine:
     """Walk the ranking and fund while the budget allows; change nothing.
 
@@ -859,7 +853,7 @@ def funding_line(program: Program, *, order: str = "raw", reserve_partner_types:
     are funded in rank order until the first application that does not fit: the line falls there.
     Every row above the line is funded (by rank or by reserve); below it, only reserved rows are.
     """
-    committed = committed_cents(program)
+    committed = budget.committed_cents(program.id)
     available = program.total_budget_cents - committed
     candidates = [r for r in ranking(program, order) if r.status in DECIDABLE and r.reviews > 0]
     remaining = available
@@ -923,7 +917,7 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
         if not 0 < approved_cents <= application.requested_cents:
             raise DomainError(f"The approved amount must be more than $0 and at most the requested {format_money(application.requested_cents)}.", "approved_amount")
         program = lock_row(Program, application.program_id)
-        remaining = program.total_budget_cents - committed_cents(program)
+        remaining = budget.remaining_cents(program)
         if approved_cents > remaining:
             raise DomainError(
                 f"Approving {format_money(approved_cents)} would exceed the program budget: "
