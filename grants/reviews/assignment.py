@@ -49,6 +49,8 @@ def _affiliation_names(application: Application) -> set[str]:
 
 
 def reviewer_is_affiliated(reviewer_id: int, application: Application) -> bool:
+    """Whether one of the reviewer's affiliations names the applicant or a partner (case and spacing
+    aside). Refuses nothing: a question, not an action."""
     names = _affiliation_names(application)
     affiliations = db.session.scalars(
         sa.select(ReviewerAffiliation.organization_name).where(ReviewerAffiliation.user_id == reviewer_id)
@@ -61,6 +63,8 @@ def set_affiliations(*, actor: User, reviewer: User, names: list[str]) -> None:
 
     Locks the reviewer's row first: a second save at the same moment (a double click) waits, then
     replaces the first one's rows instead of inserting the same names again (a unique-key failure).
+    Refuses nothing: any list of names is accepted (each cut to 200 characters). It does not check
+    the actor: the route lets reviewers edit only their own.
     """
     reviewer = lock_row(User, reviewer.id)
     cleaned = sorted({" ".join(n.split())[:200] for n in names if n.strip()}, key=str.lower)
@@ -73,13 +77,18 @@ def set_affiliations(*, actor: User, reviewer: User, names: list[str]) -> None:
 
 
 def reviewers() -> list[User]:
+    """Active users holding the reviewer role, by name. Refuses nothing."""
     return db.session.scalars(
         sa.select(User).join(UserRole).where(UserRole.role == REVIEWER, User.active.is_(True)).order_by(User.name, User.id)
     ).all()
 
 
 def assign_reviewer(*, actor: User, application: Application, reviewer: User) -> ReviewAssignment:
-    """Assign one reviewer; refused (DomainError) for a non-reviewer, an affiliated reviewer or a duplicate.
+    """Assign one reviewer and tell them.
+
+    Refuses with DomainError an application not under review, a user who is not an active reviewer,
+    a reviewer affiliated with the applicant or a partner, and a reviewer already assigned (recused
+    included); with NotPermitted (404) an actor who is not an officer or declared a conflict on it.
 
     Locks the application first, so an officer assigning the same reviewer at the same moment waits
     and then sees this assignment (a refusal), instead of failing on the unique constraint.
@@ -175,7 +184,11 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     Locks the applications under review in id order, then the program (the order of
     ``approve_above_line``; a single assignment or decision also locks its application first), and
     only then reads the existing assignments: a second auto-assign (a double click, another officer)
-    waits and finds the first one's work done. Raises DomainError when there are no reviewers.
+    waits and finds the first one's work done.
+
+    Refuses with DomainError a round with no active reviewers; applications it cannot fill are
+    listed in ``unfilled``, not refused. It does not check the actor: the route loads the program
+    with ``load_program_for(..., "manage")``.
     """
     result = AutoAssignResult()
     pool = reviewers()
@@ -269,7 +282,8 @@ def _check_removable(assignment: ReviewAssignment) -> None:
 
 def replacement_reviewers(application: Application) -> list[User]:
     """Active reviewers who could take over a review of ``application``: not affiliated with the
-    applicant or its partners and not assigned to it in any way (recused reviewers included)."""
+    applicant or its partners and not assigned to it in any way (recused reviewers included).
+    Refuses nothing."""
     assigned = set(db.session.scalars(sa.select(ReviewAssignment.reviewer_id).where(ReviewAssignment.application_id == application.id)))
     names = _affiliation_names(application)
     affiliated = {user_id for user_id, name in db.session.execute(

@@ -42,8 +42,11 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
            flags_read: bool = False) -> Decision:
     """Approve (up to the requested amount), decline or waitlist, with a rationale; notify the applicant.
 
-    Raises DomainError (with the field) for a refused decision; NotPermitted (404) for an actor who is
-    not a program officer or declared a conflict of interest on the application. Approving while the
+    Refuses with NotPermitted (404) a missing application, and an actor who is not a program officer
+    or declared a conflict of interest on it; with DomainError an unknown outcome (field ``outcome``),
+    an application that is not under review or waitlisted, a blank rationale (``rationale``), an
+    approved amount outside $0–requested or over the budget left (``approved_amount``, the budget
+    rule of ``grants.programs.budget``). Approving while the
     ranking flags the application (``standing_flags``) needs ``flags_read``, the officer's confirmation
     that they read the flags: without it DomainError (field ``flags_read``) naming them. The flags
     decided against are kept in the audit event.
@@ -140,13 +143,15 @@ def approve_above_line(*, actor: User, program: Program, order: str, reserve_par
 
 
 def current_decision(application: Application) -> Decision | None:
+    """The decision in force (the latest), or None. Refuses nothing: the caller decides who sees it."""
     return db.session.scalars(
         sa.select(Decision).where(Decision.application_id == application.id).order_by(Decision.id.desc()).limit(1)
     ).first()
 
 
 def shared_comments(application: Application) -> list[dict]:
-    """Submitted reviewers' comments for the applicant, without names, when the program shares them."""
+    """Submitted reviewers' comments for the applicant, without names, when the program shares them
+    and the application is decided. Refuses nothing: the caller decides who sees them."""
     if not application.program.share_reviewer_comments or application.status not in (APPROVED, DECLINED, WAITLISTED, AWARDED):
         return []
     assignments = db.session.scalars(

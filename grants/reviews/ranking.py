@@ -195,6 +195,7 @@ def ranking(program: Program, order: str = "raw") -> list[RankedApplication]:
 
     Two SQL queries whatever the size of the round: the applications joined to their statistics
     (normalisation and medians done by window functions), sorted; and their partner types.
+    Refuses nothing (read only); the caller leaves out what a conflicted viewer must not see.
     """
     return _ranked(program, _ranked_rows(program, order), page=False)
 
@@ -203,7 +204,7 @@ def ranking_page(program: Program, order: str, page: int, per_page: int,
                  hidden: frozenset[int] = frozenset()) -> tuple[list[RankedApplication], int]:
     """One page of ``ranking`` and the number of ranked applications: sorted and cut in SQL, so a
     page costs the same whatever the size of the round beyond the grouped statistics. ``hidden``
-    applications are left out of both (see ``_ranked_rows``)."""
+    applications are left out of both (see ``_ranked_rows``). Refuses nothing (read only)."""
     rows = _ranked_rows(program, order, limit=per_page, offset=(page - 1) * per_page, hidden=hidden)
     if rows:
         return _ranked(program, rows, page=True), rows[0][-1]
@@ -215,7 +216,8 @@ def ranking_page(program: Program, order: str, page: int, per_page: int,
 
 
 def hidden_from_ranking(program: Program, hidden: set[int]) -> int:
-    """How many of the program's ranked applications ``hidden`` (a viewer's conflicts) leaves out."""
+    """How many of the program's ranked applications ``hidden`` (a viewer's conflicts) leaves out.
+    Refuses nothing."""
     if not hidden:
         return 0
     return db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
@@ -225,7 +227,8 @@ def hidden_from_ranking(program: Program, hidden: set[int]) -> int:
 def standing_flags(application: Application) -> list[str]:
     """The ranking's flags on one application (too few reviews, a wide spread, a recommendation
     contradicting its score), computed as the ranking computes them from this application's reviews
-    alone (the program's other reviews only matter to the normalized mean, which flags do not use)."""
+    alone (the program's other reviews only matter to the normalized mean, which flags do not use).
+    Refuses nothing."""
     rows = _ranked_rows(application.program, "raw", only_application_id=application.id)
     return _ranked(application.program, rows, page=True)[0].flags if rows else []
 
@@ -243,7 +246,8 @@ def calibration(program: Program, hidden: frozenset[int] = frozenset()) -> tuple
     """Each reviewer's count, mean and spread of submitted totals, and the program's own.
 
     Reviews of ``hidden`` applications (the viewer declared a conflict on them) are left out: a
-    reviewer who reviewed only one of them would otherwise show its score as their mean."""
+    reviewer who reviewed only one of them would otherwise show its score as their mean.
+    Refuses nothing (read only)."""
     reviews = _submitted_reviews(program.id)
     if hidden:
         reviews = reviews.where(ReviewAssignment.application_id.not_in(sorted(hidden)))
@@ -328,6 +332,7 @@ def funding_line(program: Program, *, order: str = "raw", reserve_partner_types:
     next of that type is tried): those rows are funded by reserve, wherever they rank. Then the rest
     are funded in rank order until the first application that does not fit: the line falls there.
     Every row above the line is funded (by rank or by reserve); below it, only reserved rows are.
+    Refuses nothing (read only); ``FundingLine.without`` hides a conflicted viewer's rows.
     """
     committed = budget.committed_cents(program.id)
     available = program.total_budget_cents - committed

@@ -32,7 +32,8 @@ from grants.reviews.models import (
 
 
 def review_total(points_by_criterion: dict[int, int], criteria: list[Criterion]) -> float:
-    """Σ (points / max × weight) over criteria, scaled to 0–100."""
+    """Σ (points / max × weight) over criteria, scaled to 0–100 (0 for a rubric with no weight).
+    Refuses nothing: points are checked by ``save_review`` and ``submit_review``."""
     total_weight = sum(c.weight for c in criteria)
     if total_weight == 0:
         return 0.0
@@ -86,6 +87,9 @@ def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: b
 
     Locks the assignment before checking it: the first declaration stands, and any other (another
     tab, a double click) is refused with ``ALREADY_DECLARED`` and records and sends nothing.
+
+    Refuses with DomainError: an assignment removed meanwhile, someone else's assignment, a second
+    declaration (``ALREADY_DECLARED``), and a conflict without a reason (field ``reason``).
     """
     assignment = _lock_assignment(assignment.id)
     _own(actor, assignment)
@@ -144,6 +148,10 @@ def save_review(
 
     Locks the program and the assignment first (``_lock_for_scoring``): a save that waited for a
     submission is refused (DomainError), and two first saves do not both insert the score rows.
+
+    Refuses with DomainError: an assignment removed meanwhile, someone else's, one with no "no
+    conflict" declaration, recused or submitted; a criterion no longer in the rubric; points outside
+    0 to the maximum (field ``points_<criterion id>``); an unknown recommendation (``recommendation``).
     """
     assignment, rubric = _lock_for_scoring(assignment.id)
     _require_scoring(actor, assignment)
@@ -178,8 +186,10 @@ def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
     """Lock a complete review, compute its total and freeze the program's rubric.
 
     Holds the program's lock (``_lock_for_scoring``), so the rubric it totals against cannot change
-    before the freeze is committed. Raises DomainError for a missing score or recommendation, and
-    for points above a maximum lowered since the draft was saved (field ``points_<criterion id>``).
+    before the freeze is committed. Refuses with DomainError what ``save_review`` refuses about the
+    assignment (removed, someone else's, not declared, recused, already submitted), a missing score
+    or recommendation (field ``recommendation``), and points above a maximum lowered since the draft
+    was saved (field ``points_<criterion id>``).
     """
     assignment, criteria = _lock_for_scoring(assignment_id)
     _require_scoring(actor, assignment)
@@ -207,8 +217,11 @@ def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
 
 
 def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> None:
-    """Unlock a submitted review for its reviewer; NotPermitted (404) as ``remove_assignment``,
-    DomainError unless it is submitted."""
+    """Unlock a submitted review for its reviewer, with the reason, and tell them.
+
+    Refuses with NotPermitted (404) an actor who is not an officer or declared a conflict on the
+    application; with DomainError an assignment removed meanwhile, one that is not submitted, and a
+    blank reason (field ``reason``)."""
     require(can_manage_assignment(actor, assignment))
     assignment = _lock_assignment(assignment.id)
     if not assignment.is_submitted:
