@@ -297,8 +297,11 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
     The outgoing assignment is removed with any draft scores, except a conflict declaration, which
     stays on record (the reviewer is recused): then the new reviewer is assigned beside it. The new
     reviewer is told, as for any assignment. Locks the application, then reads the assignment again
-    (its reviewer may have just submitted). Raises DomainError for a submitted review or a reviewer
-    who may not take it (field ``reviewer_id``): not a reviewer, affiliated, or already assigned.
+    (its reviewer may have just submitted). Refuses with DomainError an assignment removed
+    meanwhile, a submitted review, a reviewer who may not take it (field ``reviewer_id``: the same
+    reviewer, not a reviewer, affiliated, or already assigned), and a replacement beside a recused
+    reviewer when the application already has its reviewers; with NotPermitted (404) an actor who
+    is not an officer or declared a conflict on the application.
     """
     current = db.session.get(ReviewAssignment, assignment_id)
     if current is None:
