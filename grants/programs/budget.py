@@ -9,8 +9,7 @@ this module and asks it, holding the program's row lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from grants.errors import DomainError
 from grants.money import format_money
@@ -24,9 +23,10 @@ class _Commitments(Protocol):
 
 
 _commitments: _Commitments | None = None
+_Count = TypeVar("_Count", bound=_Commitments)
 
 
-def counts_commitments(function: Callable) -> Callable:
+def counts_commitments(function: _Count) -> _Count:
     """Register the function that counts a program's commitments (``grants.awards.figures``)."""
     global _commitments
     _commitments = function

@@ -10,7 +10,6 @@ from grants.applications.models import UNDER_REVIEW, Application
 from grants.db import page_number, paginate
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.text import ngettext
 from grants.formtools import apply_domain_error
 from grants.permissions import (
     conflicted_application_ids,
@@ -33,8 +32,8 @@ from grants.reviews.forms import (
 from grants.reviews.models import (
     ReviewAssignment,
     ReviewerAffiliation,
-
 )
+from grants.text import ngettext
 
 RANKING_PER_PAGE = 100
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from grants.accounts.models import User, UserRole
+from grants.accounts.models import PROGRAM_OFFICER, User, UserRole
 from grants.applications.models import (
     Application,
 )
@@ -121,8 +121,6 @@ def _tell_officers_of_conflict(actor: User, assignment: ReviewAssignment) -> Non
 
 
 def _program_officers() -> list[User]:
-    from grants.accounts.models import PROGRAM_OFFICER
-
     return db.session.scalars(
         sa.select(User).join(UserRole).where(UserRole.role == PROGRAM_OFFICER, User.active.is_(True)).order_by(User.id)
     ).all()
