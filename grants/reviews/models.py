@@ -15,6 +15,12 @@ from grants.reviews.lifecycle import OPEN, ConflictStatus, ReviewStatus
 
 ASSIGNMENT_STATUSES = {status.value: status.label for status in ReviewStatus}
 
+
+def _status_is(column: str, value: ReviewStatus | ConflictStatus) -> hybrid_property:
+    """A predicate "``column`` is ``value``": a bool on a row, a SQL condition on the class."""
+    return hybrid_property(lambda self: getattr(self, column) == value.value)
+
+
 RECOMMENDATIONS = {
     "fund": "Fund",
     "fund_with_conditions": "Fund with conditions",
@@ -73,22 +79,14 @@ class ReviewAssignment(db.Model):
         """Invariant 4: content only after declaring no conflict, and never once recused."""
         return self.coi_status == ConflictStatus.NONE.value and self.status != ReviewStatus.RECUSED.value
 
-    # Predicates for templates and queries (hybrids: ``ReviewAssignment.is_submitted`` is SQL).
-    @hybrid_property
-    def is_not_started(self) -> bool:
-        return self.status == ReviewStatus.ASSIGNED.value
-
-    @hybrid_property
-    def is_in_progress(self) -> bool:
-        return self.status == ReviewStatus.IN_PROGRESS.value
-
-    @hybrid_property
-    def is_submitted(self) -> bool:
-        return self.status == ReviewStatus.SUBMITTED.value
-
-    @hybrid_property
-    def is_recused(self) -> bool:
-        return self.status == ReviewStatus.RECUSED.value
+    # Predicates for templates and queries: hybrids, so ``ReviewAssignment.is_submitted`` is SQL too.
+    is_not_started = _status_is("status", ReviewStatus.ASSIGNED)
+    is_in_progress = _status_is("status", ReviewStatus.IN_PROGRESS)
+    is_submitted = _status_is("status", ReviewStatus.SUBMITTED)
+    is_recused = _status_is("status", ReviewStatus.RECUSED)
+    is_declaration_pending = _status_is("coi_status", ConflictStatus.PENDING)
+    is_conflicted = _status_is("coi_status", ConflictStatus.CONFLICTED)
+    declared_no_conflict = _status_is("coi_status", ConflictStatus.NONE)
 
     @hybrid_property
     def is_open(self) -> bool:
@@ -99,18 +97,6 @@ class ReviewAssignment(db.Model):
     @classmethod
     def _is_open_expression(cls):
         return cls.status.in_([s.value for s in OPEN])
-
-    @hybrid_property
-    def is_declaration_pending(self) -> bool:
-        return self.coi_status == ConflictStatus.PENDING.value
-
-    @hybrid_property
-    def is_conflicted(self) -> bool:
-        return self.coi_status == ConflictStatus.CONFLICTED.value
-
-    @hybrid_property
-    def declared_no_conflict(self) -> bool:
-        return self.coi_status == ConflictStatus.NONE.value
 
     @property
     def is_done(self) -> bool:
