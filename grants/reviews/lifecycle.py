@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from grants.audit.services import record_event
 from grants.db import lock_row
 from grants.errors import DomainError
+from grants.extensions import db
 
 if TYPE_CHECKING:
     from grants.accounts.models import User
@@ -80,6 +81,7 @@ def transition(assignment: ReviewAssignment, to: ReviewStatus | ConflictStatus, 
     **details}``; no event when ``event`` is None, for a move that is part of another one's event)
     and calls ``notify`` to queue the notification. Returns the locked assignment.
     """
+    db.session.flush()  # the lock reads the row afresh: what the caller set before the move must not be lost
     locked = lock_row(type(assignment), assignment.id)
     if locked is None:
         raise DomainError("This assignment no longer exists.")
