@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -16,11 +16,12 @@ def to_local(instant: datetime) -> datetime:
     return instant.astimezone(agency_zone())
 
 
-def agency_today():
-    """Today's date on the agency's calendar (not UTC's): what due dates and paid dates mean."""
+def agency_today(now: datetime | None = None) -> date:
+    """The agency's calendar day at ``now`` (default: this moment), not UTC's: what due dates and
+    paid dates mean."""
     from grants.db import utcnow
 
-    return to_local(utcnow()).date()
+    return to_local(now or utcnow()).date()
 
 
 def local_to_utc(local: datetime) -> datetime:

@@ -48,8 +48,8 @@ from grants.db import utcnow
 from grants.extensions import db
 from grants.programs import services as programs
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
-from grants.reviews.models import APPROVED as APPROVE, COI_NONE, Decision, ReviewAssignment, Score
-from grants.reviews.models import SUBMITTED as REVIEW_SUBMITTED
+from grants.reviews.lifecycle import ConflictStatus, ReviewStatus
+from grants.reviews.models import APPROVED as APPROVE, Decision, ReviewAssignment, Score
 from grants.reviews.services import review_total
 
 CODE = "SCL"
@@ -457,8 +457,8 @@ def _plan_reviews(rng: random.Random, apps: list[dict], pool_size: int, rubric: 
             submitted = assigned_at + timedelta(days=rng.randint(2, 30), minutes=rng.randint(0, 600))
             reviews.append({"app": app_index, "reviewer": reviewer, "points": points,
                             "comments": [rng.choice(SCORE_COMMENTS) for _ in rubric], "row": {
-                "assigned_at": assigned_at, "coi_status": COI_NONE, "coi_reason": None,
-                "coi_declared_at": assigned_at + timedelta(days=1), "status": REVIEW_SUBMITTED,
+                "assigned_at": assigned_at, "coi_status": ConflictStatus.NONE.value, "coi_reason": None,
+                "coi_declared_at": assigned_at + timedelta(days=1), "status": ReviewStatus.SUBMITTED.value,
                 "overall_comment": "A credible partnership plan." if total >= 60 else "Promising but thin on detail.",
                 "recommendation": recommendation, "total_score": total, "submitted_at": submitted,
             }})

@@ -24,10 +24,6 @@ class DomainError(Exception):
         self.field = field
 
 
-class NotFound(DomainError):
-    pass
-
-
 def roll_back_failed_request() -> None:
     """Undo what the failed request left in the session, so the error page can read the database.
 

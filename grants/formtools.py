@@ -12,7 +12,7 @@ from wtforms.fields import FileField  # flask_wtf.file.FileField and MultipleFil
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import DateField, Form, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.meta import DefaultMeta
-from wtforms.validators import StopValidation, ValidationError
+from wtforms.validators import StopValidation
 
 from grants.clock import local_to_utc, to_local
 from grants.errors import DomainError
@@ -228,7 +228,3 @@ def apply_domain_error(form: FlaskForm, error: DomainError) -> None:
 def strip_filter(value):
     return value.strip() if isinstance(value, str) else value
 
-
-def validate_not_blank(_form, field):
-    if isinstance(field.data, str) and not field.data.strip():
-        raise ValidationError("This field is required.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 # "$1,234.50", "1234.5", "1,234", " $ 12 " — commas only as thousands separators.
 _MONEY = re.compile(r"^\$?\s*(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d{1,2}))?$")
@@ -33,10 +32,6 @@ def parse_money(text: str | None) -> int:
     return cents
 
 
-def cents_to_decimal(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(Decimal("0.01"))
-
-
 def format_money(cents: int | None, *, symbol: bool = True) -> str:
     if cents is None:
         return ""
@@ -49,9 +44,3 @@ def money_input_value(cents: int | None) -> str:
     """The value to put back into a form field."""
     return "" if cents is None else format_money(cents, symbol=False)
 
-
-def decimal_to_cents(value: Decimal) -> int:
-    try:
-        return int((value * 100).to_integral_exact())
-    except InvalidOperation as exc:
-        raise MoneyError("Enter an amount with at most two decimal places.") from exc

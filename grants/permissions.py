@@ -67,15 +67,10 @@ def roles_required(*roles: str, refuse_with: int = 403):
     return decorator
 
 
-def member_organization_ids(user: User) -> set[int]:
-    if not user.is_authenticated:
-        return set()
-    return set(
-        db.session.scalars(
-            sa.select(Membership.organization_id).where(Membership.user_id == user.id)
-        )
-    )
 
+# The audit trail and the outbox pages: audit and notifications sit below accounts (accounts record
+# events and send mail), so they take the admin rule from here rather than the role from accounts.
+admin_required = roles_required(ADMIN)
 
 def is_member(user: User, organization_id: int) -> bool:
     if not user.is_authenticated:
@@ -99,7 +94,7 @@ def is_member(user: User, organization_id: int) -> bool:
 
 def declared_conflict(user: User, application_id: int) -> bool:
     """True when ``user`` declared a conflict of interest on the application (whatever their roles now)."""
-    from grants.reviews.models import COI_CONFLICTED, ReviewAssignment
+    from grants.reviews.models import ReviewAssignment
 
     if not user.is_authenticated:
         return False
@@ -107,33 +102,33 @@ def declared_conflict(user: User, application_id: int) -> bool:
         sa.select(ReviewAssignment.id).where(
             ReviewAssignment.application_id == application_id,
             ReviewAssignment.reviewer_id == user.id,
-            ReviewAssignment.coi_status == COI_CONFLICTED,
+            ReviewAssignment.is_conflicted,
         ).limit(1)
     ) is not None
 
 
 def conflicted_application_ids(user: User) -> set[int]:
     """Every application ``user`` declared a conflict on, in one query: lists and workbooks leave these out."""
-    from grants.reviews.models import COI_CONFLICTED, ReviewAssignment
+    from grants.reviews.models import ReviewAssignment
 
     if not user.is_authenticated:
         return set()
     return set(db.session.scalars(
         sa.select(ReviewAssignment.application_id).where(
-            ReviewAssignment.reviewer_id == user.id, ReviewAssignment.coi_status == COI_CONFLICTED)
+            ReviewAssignment.reviewer_id == user.id, ReviewAssignment.is_conflicted)
     ))
 
 
 def reviewer_may_see(user: User, application_id: int) -> bool:
     """Invariant 4: an assigned reviewer who declared no conflict and is not recused."""
-    from grants.reviews.models import COI_NONE, RECUSED, ReviewAssignment
+    from grants.reviews.models import ReviewAssignment
 
     return db.session.scalar(
         sa.select(ReviewAssignment.id).where(
             ReviewAssignment.application_id == application_id,
             ReviewAssignment.reviewer_id == user.id,
-            ReviewAssignment.coi_status == COI_NONE,
-            ReviewAssignment.status != RECUSED,
+            ReviewAssignment.declared_no_conflict,
+            ~ReviewAssignment.is_recused,
         )
     ) is not None
 
@@ -210,9 +205,7 @@ def can_review(user: User, assignment) -> bool:
 
 def can_score(user: User, assignment) -> bool:
     """Score and submit: one's own assignment, no conflict declared, not recused, not yet submitted."""
-    from grants.reviews.models import SUBMITTED
-
-    return can_review(user, assignment) and assignment.may_see_content and assignment.status != SUBMITTED
+    return can_review(user, assignment) and assignment.may_see_content and not assignment.is_submitted
 
 
 def can_manage_assignment(user: User, assignment) -> bool:

@@ -47,7 +47,8 @@ def scale_round(applications: int, *, seed: int = 7) -> ScaleRound:
     from grants.accounts.models import Membership, Organization, User
     from grants.applications.models import DECLINED, UNDER_REVIEW, Application
     from grants.programs.models import Program
-    from grants.reviews.models import ASSIGNED, COI_PENDING, IN_PROGRESS, ReviewAssignment
+    from grants.reviews.lifecycle import ConflictStatus, ReviewStatus
+    from grants.reviews.models import ReviewAssignment
     from tests import factories
     from tests.conftest import wipe_tables
 
@@ -64,10 +65,10 @@ def scale_round(applications: int, *, seed: int = 7) -> ScaleRound:
     reopened = sa.select(Application.id).where(Application.program_id == program.id, Application.status == DECLINED)
     in_review = sa.select(ReviewAssignment.id).where(ReviewAssignment.application_id.in_(reopened))
     db.session.execute(sa.update(ReviewAssignment).where(ReviewAssignment.id.in_(in_review), ReviewAssignment.id % 3 == 0)
-                       .values(status=ASSIGNED, coi_status=COI_PENDING, coi_declared_at=None, total_score=None, submitted_at=None,
+                       .values(status=ReviewStatus.ASSIGNED.value, coi_status=ConflictStatus.PENDING.value, coi_declared_at=None, total_score=None, submitted_at=None,
                                recommendation=None))
     db.session.execute(sa.update(ReviewAssignment).where(ReviewAssignment.id.in_(in_review), ReviewAssignment.id % 3 == 1)
-                       .values(status=IN_PROGRESS, total_score=None, submitted_at=None))
+                       .values(status=ReviewStatus.IN_PROGRESS.value, total_score=None, submitted_at=None))
     db.session.execute(sa.update(Application).where(Application.id.in_(reopened)).values(status=UNDER_REVIEW)
                        .execution_options(synchronize_session=False))
     reviewer = db.session.scalars(sa.select(User).where(User.email == "reviewer.01@scale.example.gov")).one()

@@ -1,8 +1,11 @@
 """Applicants prepare and submit applications; staff read and screen them."""
 
+from collections import defaultdict
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
+from sqlalchemy.orm import contains_eager, selectinload
 
 from grants.accounts.models import ADMIN, APPLICANT, FINANCE, PROGRAM_OFFICER, Membership, Organization
 from grants.applications import bp, services
@@ -18,22 +21,26 @@ from grants.applications.forms import (
     SubmitForm,
     WithdrawForm,
 )
-from grants.applications.models import MAX_BUDGET_LINES, WITHDRAWABLE, Application, Attachment, Partner
+from grants.applications.models import APPLICATION_STATUSES, MAX_BUDGET_LINES, WITHDRAWABLE, Application, Attachment, Partner
 from grants.audit.models import AuditEvent
 from grants.clock import format_remaining
-from grants.db import utcnow
+from grants.db import page_number, query_text, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
 from grants.permissions import (
+    conflicted_application_ids,
     is_member,
     load_application_for,
     load_attachment_for,
+    load_program_for,
     login_required,
     roles_required,
 )
-from grants.programs.models import PUBLISHED, Program
+from grants.programs.models import PARTNER_TYPES, PUBLISHED, Program
 from grants.uploads import download_name, stored_path
+
+PROGRAM_PAGE_SIZE = 25  # a program's applications per page
 
 STEPS = [
     ("project", "Project", "applications.project"),
@@ -131,17 +138,13 @@ def view(application_id: int):
             .order_by(AuditEvent.id)
         ).all()
     screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.status == "submitted" else None
-    from grants.reviews.services import current_decision, shared_comments
-
     member = is_member(current_user, application.organization_id)
     # A reviewer reads the proposal, never the decision or the other reviewers' comments.
     sees_outcome = member or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
     return render_template(
         "applications/view.html", application=application, history=history, screen_form=screen_form,
         gaps=services.completeness(application) if application.is_draft else [],
-        can_withdraw=application.status in WITHDRAWABLE and member,
-        decision=current_decision(application) if sees_outcome else None,
-        comments=shared_comments(application) if sees_outcome else [], sees_outcome=sees_outcome,
+        can_withdraw=application.status in WITHDRAWABLE and member, sees_outcome=sees_outcome,
     )
 
 
@@ -413,7 +416,7 @@ def screen(application_id: int):
             flash(f"Application {application.reference} is now {application.status_label.lower()}; the applicant has been notified.", "success")
             return redirect(url_for("applications.view", application_id=application.id))
     return render_template("applications/view.html", application=application, history=[], screen_form=form, gaps=[],
-                           can_withdraw=False, decision=None, comments=[])
+                           can_withdraw=False)
 
 
 @bp.route("/applications/<int:application_id>/extension", methods=["GET", "POST"])
@@ -430,3 +433,69 @@ def extension(application_id: int):
             flash(f"Application {application.reference} may be submitted until the new deadline.", "success")
             return redirect(url_for("applications.view", application_id=application.id))
     return render_template("applications/extension.html", application=application, form=form)
+
+
+bp.add_app_template_global(APPLICATION_STATUSES, "application_statuses")
+
+
+@bp.app_template_global()
+def application_counts(program_ids: list[int]) -> dict[int, dict[str, int]]:
+    """{program id: {status: number of applications}}, in one grouped query: for the program pages,
+    which show these counts without importing applications (programs are the lower domain)."""
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if not program_ids:
+        return counts
+    rows = db.session.execute(
+        sa.select(Application.program_id, Application.status, sa.func.count())
+        .where(Application.program_id.in_(program_ids))
+        .group_by(Application.program_id, Application.status)
+    )
+    for program_id, status, number in rows:
+        counts[program_id][status] = number
+    return counts
+
+
+
+# Program officers: a program's applications (linked from the program pages) --------------------------------------------------
+
+
+@bp.route("/programs/<int:program_id>/applications")
+@roles_required(PROGRAM_OFFICER, ADMIN)
+def program_applications(program_id: int):
+    program = load_program_for(current_user, program_id)
+    filters = {name: query_text(name) for name in ("status", "county", "partner_type", "q")}
+    stmt = (
+        sa.select(Application)
+        .join(Application.organization)
+        .where(Application.program_id == program.id)
+        .options(contains_eager(Application.organization), selectinload(Application.partners))
+        .order_by(Application.reference)
+    )
+    conflicted = conflicted_application_ids(current_user)
+    if conflicted:  # each of them is "not found" for this user, so the list leaves them out too
+        stmt = stmt.where(Application.id.not_in(sorted(conflicted)))
+    if filters["status"] in APPLICATION_STATUSES:
+        stmt = stmt.where(Application.status == filters["status"])
+    if filters["county"]:
+        stmt = stmt.where(sa.func.lower(Organization.county) == filters["county"].lower())
+    if filters["partner_type"] in PARTNER_TYPES:
+        stmt = stmt.where(Application.partners.any(Partner.partner_type == filters["partner_type"]))
+    if filters["q"]:
+        needle = filters["q"].lower()
+        stmt = stmt.where(sa.or_(
+            sa.func.lower(Application.reference).contains(needle, autoescape=True),
+            sa.func.lower(Organization.legal_name).contains(needle, autoescape=True),
+            sa.func.lower(Application.title).contains(needle, autoescape=True),
+        ))
+    page = db.paginate(stmt, page=page_number(), per_page=PROGRAM_PAGE_SIZE, error_out=False)
+    counties = db.session.scalars(
+        sa.select(Organization.county)
+        .join(Application, Application.organization_id == Organization.id)
+        .where(Application.program_id == program.id)
+        .distinct()
+        .order_by(Organization.county)
+    ).all()
+    return render_template(
+        "programs/applications.html", program=program, page=page, filters=filters, counties=counties,
+        application_statuses=APPLICATION_STATUSES, partner_types=PARTNER_TYPES,
+    )

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from grants.accounts.models import User
 from grants.db import UTCDateTime, utcnow
 from grants.extensions import db
+
+if TYPE_CHECKING:  # the audit trail sits below accounts: every domain, accounts included, records events
+    from grants.accounts.models import User
 
 
 class AuditEvent(db.Model):
@@ -30,7 +33,7 @@ class AuditEvent(db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship("User")
 
 
 class AuditHead(db.Model):

@@ -3,13 +3,12 @@ from datetime import date, datetime, time, timedelta
 import sqlalchemy as sa
 from flask import render_template, request
 
-from grants.accounts.models import ADMIN
 from grants.audit import bp
 from grants.audit.models import AuditEvent, AuditHead
 from grants.clock import local_to_utc
 from grants.db import paginate, query_text
 from grants.extensions import db
-from grants.permissions import roles_required
+from grants.permissions import admin_required
 
 
 def _date_arg(name: str):
@@ -20,7 +19,7 @@ def _date_arg(name: str):
 
 
 @bp.route("/")
-@roles_required(ADMIN)
+@admin_required
 def log():
     filters = {key: query_text(key) for key in ("actor", "action", "entity_type", "entity_id")}
     date_from, date_to = _date_arg("from"), _date_arg("to")

@@ -7,15 +7,17 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from flask import has_request_context, request
 
-from grants.accounts.models import User
 from grants.audit.models import AuditEvent, AuditHead
 from grants.db import utcnow
 from grants.extensions import db
+
+if TYPE_CHECKING:
+    from grants.accounts.models import User
 
 GENESIS_HASH = "0" * 64
 # Any constant: the key of the PostgreSQL advisory lock that serialises appends to the chain.

@@ -26,6 +26,7 @@ from grants.applications.models import APPROVED as APPLICATION_APPROVED
 from grants.applications.models import Application
 from grants.awards.models import PAID, PENDING_PAYMENT, REQUESTED, Award, Disbursement
 from grants.extensions import db
+from grants.programs import budget
 from grants.programs.models import Program
 
 # Award figures ----------------------------------------------------------------------------------
@@ -235,6 +236,7 @@ def total_figures(rows: list[ProgramFigures], *, name: str = "All programs", fis
                           total("remaining_cents"))
 
 
+@budget.counts_commitments
 def committed_cents(program_id: int, *, excluding_application_id: int | None = None) -> int:
     """Money the program has promised: every award's current amount, plus approvals not yet awarded
     (less ``excluding_application_id``'s, the approval being turned into an award)."""

@@ -21,7 +21,7 @@ from grants.applications.models import APPROVED as APPLICATION_APPROVED
 from grants.applications.models import AWARDED, Application, Attachment
 from grants.applications.services import grantee_recipients, notify_grantee
 from grants.audit.services import record_event
-from grants.awards.figures import award_figures, committed_cents
+from grants.awards.figures import award_figures
 from grants.awards.models import (
     ACCEPTED,
     ACTIVE,
@@ -59,6 +59,7 @@ from grants.permissions import (
     is_member,
     require,
 )
+from grants.programs import budget
 from grants.programs.models import Program
 from grants.uploads import store_upload
 
@@ -68,15 +69,6 @@ REMINDER_DAYS = 14
 
 
 MAX_PERIOD_YEARS = 10
-
-
-def _refuse_over_budget(program: Program, committed: int, adding: int, what: str, field: str = "amount") -> None:
-    if committed + adding > program.total_budget_cents:
-        raise DomainError(
-            f"{what} would take the program's commitments to {format_money(committed + adding)}, over its budget of "
-            f"{format_money(program.total_budget_cents)}: only {format_money(program.total_budget_cents - committed)} remains.",
-            field,
-        )
 
 
 def _check_period(start: date, end: date, field: str = "end_date") -> None:
@@ -110,7 +102,7 @@ def create_award(
         raise DomainError(f"The award cannot be more than the {format_money(approved)} approved for {application.reference}; "
                           "record a new decision to approve more.", "amount")
     program = lock_row(Program, application.program_id)
-    _refuse_over_budget(program, committed_cents(program.id, excluding_application_id=application.id), amount, f"An award of {format_money(amount)}")
+    budget.refuse_over_budget(program, amount, f"An award of {format_money(amount)}", excluding_application_id=application.id)
     program.last_award_number += 1
     award = Award(
         award_number=f"{program.code}-{program.fiscal_year}-A{program.last_award_number:04d}",
@@ -209,8 +201,7 @@ def amend_award(*, actor: User, award_id: int, amount_delta_cents: int, new_end_
         _check_period(award.start_date, new_end_date, "new_end_date")
     if amount_delta_cents > 0:
         program = lock_row(Program, award.program_id)
-        _refuse_over_budget(program, committed_cents(program.id), amount_delta_cents,
-                            f"An increase of {format_money(amount_delta_cents)}", "amount_delta")
+        budget.refuse_over_budget(program, amount_delta_cents, f"An increase of {format_money(amount_delta_cents)}", "amount_delta")
     elif amount_delta_cents < 0:
         figures = award_figures(award)
         obligated = figures.paid_cents + figures.pending_cents

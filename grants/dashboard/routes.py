@@ -25,7 +25,7 @@ from grants.applications.models import (
     Application,
 )
 from grants.awards.figures import program_figures, total_figures
-from grants.clock import format_instant, to_local
+from grants.clock import agency_today, format_instant
 from grants.dashboard import bp, charts, services
 from grants.db import utcnow
 from grants.extensions import csrf, db
@@ -33,11 +33,6 @@ from grants.permissions import conflicted_application_ids, load_program_for, log
 from grants.programs.services import open_programs
 
 PROGRAM_STAFF = (PROGRAM_OFFICER, ADMIN)
-
-
-def agency_today(now: datetime) -> date:
-    """The agency's calendar day: report due dates and paid dates are days in its time zone."""
-    return to_local(now).date()
 
 
 @bp.app_template_global()

@@ -44,8 +44,8 @@ from grants.awards.figures import AwardFigures, award_figures_by_id, award_money
 from grants.db import UTCDateTime
 from grants.extensions import db
 from grants.programs.models import PARTNER_TYPES, Program
-from grants.reviews.models import ASSIGNED, IN_PROGRESS, RECUSED, ReviewAssignment
-from grants.reviews.models import SUBMITTED as REVIEW_SUBMITTED
+from grants.reviews.lifecycle import ReviewStatus
+from grants.reviews.models import ReviewAssignment
 
 # The state's fiscal year starts on July 1 and is named for the calendar year in which it ends.
 FISCAL_YEAR_START_MONTH = 7
@@ -163,7 +163,7 @@ def review_progress(*, program_ids: list[int] | None) -> ReviewProgress:
         .group_by(ReviewAssignment.status)
     )
     counts = {status: _int(n) for status, n in db.session.execute(_in_programs(stmt, Application.program_id, program_ids))}
-    return ReviewProgress(counts.get(ASSIGNED, 0), counts.get(IN_PROGRESS, 0), counts.get(REVIEW_SUBMITTED, 0), counts.get(RECUSED, 0))
+    return ReviewProgress(counts.get(ReviewStatus.ASSIGNED, 0), counts.get(ReviewStatus.IN_PROGRESS, 0), counts.get(ReviewStatus.SUBMITTED, 0), counts.get(ReviewStatus.RECUSED, 0))
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,7 @@ def overdue_reviewers(*, program_ids: list[int] | None, now: datetime) -> list[O
         .join(Application, Application.id == ReviewAssignment.application_id)
         .join(Program, Program.id == Application.program_id)
         .join(User, User.id == ReviewAssignment.reviewer_id)
-        .where(ReviewAssignment.status.in_((ASSIGNED, IN_PROGRESS)), Program.review_deadline.is_not(None),
+        .where(ReviewAssignment.is_open, Program.review_deadline.is_not(None),
                Program.review_deadline < now)
         .group_by(User.id, User.name, User.email)
         .order_by(overdue.desc(), User.name, User.id)
@@ -356,13 +356,12 @@ class ReviewerProgramLoad:
 
 def reviewer_workload(*, reviewer_id: int) -> list[ReviewerProgramLoad]:
     """One reviewer's assignments per program and status: programs with open work first, soonest deadline first."""
-    status = ReviewAssignment.status
     rows = db.session.execute(
         sa.select(
             Program.id, Program.name, Program.review_deadline,
-            sa.func.sum(sa.case((status == ASSIGNED, 1), else_=0)),
-            sa.func.sum(sa.case((status == IN_PROGRESS, 1), else_=0)),
-            sa.func.sum(sa.case((status.in_((REVIEW_SUBMITTED, RECUSED)), 1), else_=0)),
+            sa.func.sum(sa.case((ReviewAssignment.is_not_started, 1), else_=0)),
+            sa.func.sum(sa.case((ReviewAssignment.is_in_progress, 1), else_=0)),
+            sa.func.sum(sa.case((sa.or_(ReviewAssignment.is_submitted, ReviewAssignment.is_recused), 1), else_=0)),
         )
         .select_from(ReviewAssignment)
         .join(Application, Application.id == ReviewAssignment.application_id)
@@ -370,7 +369,7 @@ def reviewer_workload(*, reviewer_id: int) -> list[ReviewerProgramLoad]:
         .where(ReviewAssignment.reviewer_id == reviewer_id)
         .group_by(Program.id, Program.name, Program.review_deadline)
         # Programs with work still to do first, then by deadline.
-        .order_by(sa.func.sum(sa.case((status.in_((ASSIGNED, IN_PROGRESS)), 1), else_=0)) == 0,
+        .order_by(sa.func.sum(sa.case((ReviewAssignment.is_open, 1), else_=0)) == 0,
                   Program.review_deadline.is_(None), Program.review_deadline, Program.name, Program.id)
     )
     return [ReviewerProgramLoad(pid, name, deadline, _int(a), _int(b), _int(c)) for pid, name, deadline, a, b, c in rows]
@@ -382,7 +381,7 @@ def open_assignments(*, reviewer_id: int, limit: int = OPEN_ASSIGNMENTS_LIMIT) -
         sa.select(ReviewAssignment)
         .join(ReviewAssignment.application)
         .join(Application.program)
-        .where(ReviewAssignment.reviewer_id == reviewer_id, ReviewAssignment.status.in_((ASSIGNED, IN_PROGRESS)))
+        .where(ReviewAssignment.reviewer_id == reviewer_id, ReviewAssignment.is_open)
         .options(contains_eager(ReviewAssignment.application).contains_eager(Application.program))
         .order_by(Program.review_deadline.is_(None), Program.review_deadline, Application.reference, ReviewAssignment.id)
         .limit(limit)

@@ -30,7 +30,7 @@ from grants.extensions import db
 from grants.text import ngettext
 from grants.programs.models import PARTNER_TYPES, Program
 from grants.reviews.figures import score_statistics, standard_deviation
-from grants.reviews.models import SUBMITTED, ReviewAssignment, Score
+from grants.reviews.models import ReviewAssignment, Score
 
 SEPARATOR = "\x1f"  # joins partner names in SQL; no one types it
 BATCH = 5000
@@ -379,7 +379,7 @@ def _unranked(program: Program) -> list:
     reviews = (
         sa.select(ReviewAssignment.application_id, *score_statistics(ReviewAssignment.total_score)[:3])
         .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(Application.program_id == program.id, ReviewAssignment.status == SUBMITTED)
+        .where(Application.program_id == program.id, ReviewAssignment.is_submitted)
         .group_by(ReviewAssignment.application_id).subquery()
     )
     rows = db.session.execute(
@@ -446,7 +446,7 @@ def applications_scores_workbook(target, *, program: Program, generated_by: str,
         sa.select(ReviewAssignment.application_id, Score.criterion_id, sa.func.avg(Score.points))
         .join(Score, Score.assignment_id == ReviewAssignment.id)
         .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(Application.program_id == program.id, ReviewAssignment.status == SUBMITTED)
+        .where(Application.program_id == program.id, ReviewAssignment.is_submitted)
         .group_by(ReviewAssignment.application_id, Score.criterion_id)
     ):
         means[(application_id, criterion_id)] = float(mean) if mean is not None else None

@@ -3,7 +3,6 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from grants.accounts.models import ADMIN
 from grants.audit.services import record_event
 from grants.db import paginate, utcnow
 from grants.extensions import db
@@ -11,7 +10,7 @@ from grants.text import ngettext
 from grants.notifications import bp
 from grants.notifications.models import OutboxMessage
 from grants.notifications.services import deliver_pending
-from grants.permissions import roles_required
+from grants.permissions import admin_required
 
 # ?status= on the outbox page: the rows each choice lists.
 STATUS_FILTERS = {
@@ -24,7 +23,7 @@ STATUS_FILTERS = {
 
 
 @bp.route("/")
-@roles_required(ADMIN)
+@admin_required
 def outbox():
     status = request.args.get("status", "")
     stmt = sa.select(OutboxMessage).order_by(OutboxMessage.id.desc())
@@ -40,7 +39,7 @@ def outbox():
 
 
 @bp.route("/send", methods=["POST"])
-@roles_required(ADMIN)
+@admin_required
 def send_now():
     if FlaskForm().validate_on_submit():
         sent, failed = deliver_pending(include_retrying=True)

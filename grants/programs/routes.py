@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy.orm import selectinload
 
-from grants.accounts.models import ADMIN, APPLICANT, PROGRAM_OFFICER, Organization
-from grants.applications.models import APPLICATION_STATUSES, Application, Partner
+from grants.accounts.models import ADMIN, APPLICANT, PROGRAM_OFFICER
 from grants.clock import format_remaining
-from grants.db import page_number, query_text, utcnow
+from grants.db import page_number, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.formtools import apply_domain_error
-from grants.permissions import can_manage_program, conflicted_application_ids, load_program_for, public, roles_required
+from grants.permissions import can_manage_program, load_program_for, public, roles_required
 from grants.programs import bp, services
 from grants.programs.forms import (
     MOVE_DIRECTIONS, SLUG_PATTERN, CriterionForm, MoveCriterionForm, NewCriterionForm, NewProgramForm, ProgramForm, ProgramStatusForm,
@@ -26,7 +24,6 @@ from grants.programs.models import (
     ARCHIVED,
     CLOSED,
     DRAFT,
-    PARTNER_TYPES,
     PROGRAM_TRANSITIONS,
     PUBLISHED,
     Criterion,
@@ -91,21 +88,6 @@ def _criterion_or_404(program: Program, criterion_id: int) -> Criterion:
     return criterion
 
 
-def _application_counts(program_ids: list[int]) -> dict[int, dict[str, int]]:
-    """{program id: {status: number of applications}}, in one grouped query."""
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    if not program_ids:
-        return counts
-    rows = db.session.execute(
-        sa.select(Application.program_id, Application.status, sa.func.count())
-        .where(Application.program_id.in_(program_ids))
-        .group_by(Application.program_id, Application.status)
-    )
-    for program_id, status, number in rows:
-        counts[program_id][status] = number
-    return counts
-
-
 @bp.route("/programs")
 @roles_required(PROGRAM_OFFICER, ADMIN)
 def program_list():
@@ -114,8 +96,7 @@ def program_list():
         page=page_number(), per_page=PER_PAGE, error_out=False,
     )
     return render_template(
-        "programs/program_list.html", page=page, counts=_application_counts([p.id for p in page.items]),
-        application_statuses=APPLICATION_STATUSES, can_manage=current_user.has_role(PROGRAM_OFFICER),
+        "programs/program_list.html", page=page, can_manage=current_user.has_role(PROGRAM_OFFICER),
     )
 
 
@@ -147,8 +128,7 @@ def program_detail(program_id: int):
     ]
     return render_template(
         "programs/program_detail.html", program=program, transitions=transitions,
-        counts=_application_counts([program.id])[program.id],
-        application_statuses=APPLICATION_STATUSES, can_manage=current_user.has_role(PROGRAM_OFFICER),
+        can_manage=current_user.has_role(PROGRAM_OFFICER),
         is_open=program.is_open(utcnow()),
     )
 
@@ -260,46 +240,3 @@ def move_criterion(program_id: int, criterion_id: int):
     return redirect(url_for("programs.rubric", program_id=program.id, _anchor=f"criterion-{criterion.id}"))
 
 
-# Program officers: the program's applications --------------------------------------------------
-
-
-@bp.route("/programs/<int:program_id>/applications")
-@roles_required(PROGRAM_OFFICER, ADMIN)
-def program_applications(program_id: int):
-    program = load_program_for(current_user, program_id)
-    filters = {name: query_text(name) for name in ("status", "county", "partner_type", "q")}
-    stmt = (
-        sa.select(Application)
-        .join(Application.organization)
-        .where(Application.program_id == program.id)
-        .options(contains_eager(Application.organization), selectinload(Application.partners))
-        .order_by(Application.reference)
-    )
-    conflicted = conflicted_application_ids(current_user)
-    if conflicted:  # each of them is "not found" for this user, so the list leaves them out too
-        stmt = stmt.where(Application.id.not_in(sorted(conflicted)))
-    if filters["status"] in APPLICATION_STATUSES:
-        stmt = stmt.where(Application.status == filters["status"])
-    if filters["county"]:
-        stmt = stmt.where(sa.func.lower(Organization.county) == filters["county"].lower())
-    if filters["partner_type"] in PARTNER_TYPES:
-        stmt = stmt.where(Application.partners.any(Partner.partner_type == filters["partner_type"]))
-    if filters["q"]:
-        needle = filters["q"].lower()
-        stmt = stmt.where(sa.or_(
-            sa.func.lower(Application.reference).contains(needle, autoescape=True),
-            sa.func.lower(Organization.legal_name).contains(needle, autoescape=True),
-            sa.func.lower(Application.title).contains(needle, autoescape=True),
-        ))
-    page = db.paginate(stmt, page=page_number(), per_page=PER_PAGE, error_out=False)
-    counties = db.session.scalars(
-        sa.select(Organization.county)
-        .join(Application, Application.organization_id == Organization.id)
-        .where(Application.program_id == program.id)
-        .distinct()
-        .order_by(Organization.county)
-    ).all()
-    return render_template(
-        "programs/applications.html", program=program, page=page, filters=filters, counties=counties,
-        application_statuses=APPLICATION_STATUSES, partner_types=PARTNER_TYPES,
-    )

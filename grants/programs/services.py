@@ -14,6 +14,7 @@ from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.money import format_money
 from grants.extensions import db
+from grants.programs import budget
 from grants.programs.models import (
     PARTNER_TYPES,
     PROGRAM_STATUSES,
@@ -81,9 +82,7 @@ def update_program(*, actor: User, program: Program, fields: dict[str, Any]) -> 
     applications and awards, are fixed once it has applications."""
     _check_program(fields, program)
     program = lock_row(Program, program.id)
-    from grants.awards.services import committed_cents  # awards build on programs
-
-    committed = committed_cents(program.id)
+    committed = budget.committed_cents(program.id)
     if fields["total_budget_cents"] < committed:
         raise DomainError(
             f"The program has already awarded or approved {format_money(committed)}; "

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import User
@@ -10,12 +11,15 @@ from grants.applications.models import Application
 from grants.db import UTCDateTime, utcnow
 from grants.extensions import db
 from grants.programs.models import Criterion
+from grants.reviews.lifecycle import OPEN, ConflictStatus, ReviewStatus
 
-# Conflict-of-interest declaration
-COI_PENDING, COI_NONE, COI_CONFLICTED = "pending", "none", "conflicted"
-# Assignment status
-ASSIGNED, IN_PROGRESS, SUBMITTED, RECUSED = "assigned", "in_progress", "submitted", "recused"
-ASSIGNMENT_STATUSES = {ASSIGNED: "Assigned", IN_PROGRESS: "In progress", SUBMITTED: "Submitted", RECUSED: "Recused"}
+ASSIGNMENT_STATUSES = {status.value: status.label for status in ReviewStatus}
+
+
+def _status_is(column: str, value: ReviewStatus | ConflictStatus) -> hybrid_property:
+    """A predicate "``column`` is ``value``": a bool on a row, a SQL condition on the class."""
+    return hybrid_property(lambda self: getattr(self, column) == value.value)
+
 
 RECOMMENDATIONS = {
     "fund": "Fund",
@@ -43,6 +47,8 @@ class ReviewAssignment(db.Model):
     __table_args__ = (
         sa.UniqueConstraint("application_id", "reviewer_id"),
         sa.Index("ix_review_assignment_reviewer_status", "reviewer_id", "status"),
+        sa.CheckConstraint(sa.column("status").in_([s.value for s in ReviewStatus]), name="status"),
+        sa.CheckConstraint(sa.column("coi_status").in_([s.value for s in ConflictStatus]), name="coi_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,10 +56,10 @@ class ReviewAssignment(db.Model):
     reviewer_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
     assigned_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id", ondelete="SET NULL"))
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    coi_status: Mapped[str] = mapped_column(sa.String(16), default=COI_PENDING)
+    coi_status: Mapped[str] = mapped_column(sa.String(16), default=ConflictStatus.PENDING.value)
     coi_reason: Mapped[str | None] = mapped_column(sa.Text)
     coi_declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(sa.String(16), default=ASSIGNED, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=ReviewStatus.ASSIGNED.value, index=True)
     overall_comment: Mapped[str] = mapped_column(sa.Text, default="")
     recommendation: Mapped[str | None] = mapped_column(sa.String(32))
     # The review's total on a 0–100 scale, set at submission (aggregated in SQL for rankings).
@@ -71,7 +77,36 @@ class ReviewAssignment(db.Model):
     @property
     def may_see_content(self) -> bool:
         """Invariant 4: content only after declaring no conflict, and never once recused."""
-        return self.coi_status == COI_NONE and self.status != RECUSED
+        return self.coi_status == ConflictStatus.NONE.value and self.status != ReviewStatus.RECUSED.value
+
+    # Predicates for templates and queries: hybrids, so ``ReviewAssignment.is_submitted`` is SQL too.
+    is_not_started = _status_is("status", ReviewStatus.ASSIGNED)
+    is_in_progress = _status_is("status", ReviewStatus.IN_PROGRESS)
+    is_submitted = _status_is("status", ReviewStatus.SUBMITTED)
+    is_recused = _status_is("status", ReviewStatus.RECUSED)
+    is_declaration_pending = _status_is("coi_status", ConflictStatus.PENDING)
+    is_conflicted = _status_is("coi_status", ConflictStatus.CONFLICTED)
+    declared_no_conflict = _status_is("coi_status", ConflictStatus.NONE)
+
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Still the reviewer's to do: assigned or in progress."""
+        return self.status in OPEN
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls):
+        return cls.status.in_([s.value for s in OPEN])
+
+    @property
+    def is_done(self) -> bool:
+        """Nothing left for the reviewer: submitted, or recused after declaring a conflict."""
+        return self.status in (ReviewStatus.SUBMITTED, ReviewStatus.RECUSED)
+
+    @property
+    def is_editable(self) -> bool:
+        """The reviewer may still score it: no conflict declared, and not submitted or recused."""
+        return self.may_see_content and self.status in OPEN
 
 
 class Score(db.Model):

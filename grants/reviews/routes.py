@@ -10,7 +10,6 @@ from grants.applications.models import UNDER_REVIEW, Application
 from grants.db import page_number, paginate
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.text import ngettext
 from grants.formtools import apply_domain_error
 from grants.permissions import (
     conflicted_application_ids,
@@ -31,14 +30,10 @@ from grants.reviews.forms import (
     review_form_class,
 )
 from grants.reviews.models import (
-    COI_CONFLICTED,
-    COI_PENDING,
-    RECUSED,
-    SUBMITTED,
     ReviewAssignment,
     ReviewerAffiliation,
-
 )
+from grants.text import ngettext
 
 RANKING_PER_PAGE = 100
 
@@ -51,6 +46,11 @@ def _not_conflicted(stmt):
 
 # Reviewers ------------------------------------------------------------------------------------
 
+
+# The application page (applications domain, below this one) shows its decision and the comments
+# shared with the applicant through these, so applications need not import reviews.
+bp.add_app_template_global(services.current_decision, "current_decision")
+bp.add_app_template_global(services.shared_comments, "shared_comments")
 
 @bp.route("/reviews")
 @roles_required(REVIEWER)
@@ -69,7 +69,7 @@ def my_assignments():
 def assignment(assignment_id: int):
     assignment = load_assignment_for(current_user, assignment_id, "review")
     application = assignment.application
-    if assignment.coi_status == COI_PENDING:
+    if assignment.is_declaration_pending:
         # Before the declaration: the applicant and partner names only, never the content.
         form = ConflictForm()
         return render_template("reviews/declare.html", assignment=assignment, application=application, form=form)
@@ -85,7 +85,7 @@ def assignment(assignment_id: int):
                 form[f"comment_{criterion.id}"].data = scores[criterion.id].comment
         form.overall_comment.data = assignment.overall_comment
         form.recommendation.data = assignment.recommendation
-    if assignment.status != SUBMITTED and form.validate_on_submit():
+    if not assignment.is_submitted and form.validate_on_submit():
         try:
             services.save_review(
                 actor=current_user, assignment=assignment,
@@ -109,7 +109,7 @@ def assignment(assignment_id: int):
 @roles_required(REVIEWER)
 def declare(assignment_id: int):
     assignment = load_assignment_for(current_user, assignment_id, "review")
-    if assignment.coi_status != COI_PENDING:
+    if not assignment.is_declaration_pending:
         flash("You have already made your declaration for this application.", "info")
         return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
     form = ConflictForm()
@@ -117,7 +117,7 @@ def declare(assignment_id: int):
         try:
             services.declare_conflict(actor=current_user, assignment=assignment, conflicted=form.declaration.data == "conflict", reason=form.reason.data)
         except DomainError as error:
-            if assignment.coi_status != COI_PENDING:  # another tab's declaration came first (the service re-read it)
+            if not assignment.is_declaration_pending:  # another tab's declaration came first (the service re-read it)
                 flash(error.message, "info")
                 return redirect(url_for("reviews.assignment", assignment_id=assignment.id))
             apply_domain_error(form, error)
@@ -169,8 +169,8 @@ def manage(program_id: int):
         sa.select(
             User.name,
             sa.func.count().label("total"),
-            sa.func.sum(sa.case((ReviewAssignment.status == SUBMITTED, 1), else_=0)).label("submitted"),
-            sa.func.sum(sa.case((ReviewAssignment.status == RECUSED, 1), else_=0)).label("recused"),
+            sa.func.sum(sa.case((ReviewAssignment.is_submitted, 1), else_=0)).label("submitted"),
+            sa.func.sum(sa.case((ReviewAssignment.is_recused, 1), else_=0)).label("recused"),
         )
         .join(User, User.id == ReviewAssignment.reviewer_id)
         .where(ReviewAssignment.application_id.in_(in_program))
@@ -203,21 +203,9 @@ def assign(program_id: int):
             for message in errors:
                 flash(message, "error")
         return redirect(url_for("reviews.manage", program_id=program.id))
-    created, refused = 0, []
-    # Every chosen application is locked, in id order, before the first assignment writes its audit
-    # event: the audit chain's lock is held to the commit, and taking a row lock after it could
-    # deadlock with a decision on that application waiting for the chain. Auto-assign (or another
-    # officer assigning an overlapping set) takes the same locks in the same order.
-    chosen = sorted(set(form.application_ids.data))
-    db.session.scalars(sa.select(Application.id).where(Application.id.in_(chosen)).order_by(Application.id).with_for_update()).all()
-    for application_id in chosen:
-        for reviewer_id in form.reviewer_ids.data:
-            try:
-                with db.session.begin_nested():
-                    services.assign_reviewer(actor=current_user, application=applications[application_id], reviewer=pool[reviewer_id])
-                created += 1
-            except DomainError as error:
-                refused.append(error.message)
+    created, refused = services.assign_reviewers(
+        actor=current_user, applications=[applications[i] for i in set(form.application_ids.data)],
+        reviewers=[pool[i] for i in form.reviewer_ids.data])
     flash(ngettext("%(num)d assignment made.", "%(num)d assignments made.", created), "success" if created else "info")
     for message in refused:
         flash(message, "warning")
@@ -258,12 +246,12 @@ def unassign(assignment_id: int):
 def replace(assignment_id: int):
     assignment = load_assignment_for(current_user, assignment_id, "manage")
     application = assignment.application
-    if assignment.status == SUBMITTED:  # a stale page: say so rather than offer a form that must fail
+    if assignment.is_submitted:  # a stale page: say so rather than offer a form that must fail
         flash(f"{assignment.reviewer.name} has submitted this review; reopen it instead if it must change.", "info")
         return redirect(url_for("reviews.manage", program_id=application.program_id))
     form = ReplaceForm()
     form.reviewer_id.choices = [(r.id, r.name) for r in services.replacement_reviewers(application)]
-    conflicted = assignment.coi_status == COI_CONFLICTED
+    conflicted = assignment.is_conflicted
     if form.validate_on_submit():
         outgoing = assignment.reviewer.name
         try:
@@ -319,7 +307,7 @@ def summary(application_id: int):
         .options(joinedload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.scores))
         .order_by(ReviewAssignment.id)
     ).all()
-    counted = [a for a in assignments if a.status == SUBMITTED]
+    counted = [a for a in assignments if a.is_submitted]
     scores = {(s.assignment_id, s.criterion_id): s for a in counted for s in a.scores}
     return render_template(
         "reviews/summary.html", application=application, assignments=assignments, counted=counted,
@@ -397,7 +385,7 @@ def decide(application_id: int):
         sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id)
         .options(joinedload(ReviewAssignment.reviewer), selectinload(ReviewAssignment.scores)).order_by(ReviewAssignment.id)
     ).all()
-    counted = [a for a in assignments if a.status == SUBMITTED]
+    counted = [a for a in assignments if a.is_submitted]
     return render_template(
         "reviews/summary.html", application=application, assignments=assignments, counted=counted,
         criteria=list(application.program.criteria),

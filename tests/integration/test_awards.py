@@ -14,6 +14,7 @@ from grants.clock import agency_today
 from grants.awards.models import Award, Disbursement
 from grants.errors import DomainError
 from grants.extensions import db
+from grants.programs import budget
 from grants.reviews import services as reviews
 from grants.notifications.models import OutboxMessage
 from tests import factories
@@ -116,11 +117,11 @@ def test_closeout_releases_the_unspent_balance(people):
     metrics = {"people_served": 120, "calls_answered": 300, "referrals": 40, "awareness_events": 3, "partner_meetings": 6}
     awards.submit_report(actor=member, report_id=final.id, metrics=metrics, narrative="Done")
     awards.review_report(actor=officer, report_id=final.id, accept=True, comment="")
-    assert awards.committed_cents(program.id) == 5_000_000
+    assert budget.committed_cents(program.id) == 5_000_000
     amendment = awards.close_out_award(actor=officer, award_id=award.id)
     assert amendment.is_closeout and amendment.amount_delta_cents == -500_000
     assert award.status == "closed" and award.amount_cents == 4_500_000
-    assert awards.committed_cents(program.id) == 4_500_000
+    assert budget.committed_cents(program.id) == 4_500_000
     figures = {f.program_id: f for f in award_figures.program_figures()}[program.id]
     assert (figures.awarded_cents, figures.paid_cents, figures.remaining_cents) == (4_500_000, 4_500_000, 5_500_000)
 
@@ -254,7 +255,7 @@ def test_concurrent_amendments_never_exceed_the_program_budget(app, people):
     assert outcomes.count("ok") == 5
     db.session.expire_all()
     assert db.session.get(Award, award_id).amount_cents == 5_500_000
-    assert awards.committed_cents(program.id) <= program.total_budget_cents
+    assert budget.committed_cents(program.id) <= program.total_budget_cents
 
 
 def test_concurrent_payments_never_exceed_the_award(app, people):

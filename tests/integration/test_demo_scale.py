@@ -13,7 +13,7 @@ from grants.awards.models import NON_VOID, Award, Disbursement, ProgressReport
 from grants.awards.services import report_periods
 from grants.extensions import db
 from grants.programs.models import PARTNER_TYPES, Program
-from grants.reviews.models import APPROVED, SUBMITTED, Decision, ReviewAssignment, Score
+from grants.reviews.models import APPROVED, Decision, ReviewAssignment, Score
 from grants.reviews.services import ranking, review_total
 from tests.conftest import wipe_tables
 
@@ -58,7 +58,7 @@ def test_scale_builds_a_closed_round_through_review_awards_and_payments(app):
     # Three submitted reviews each, whose totals follow the rubric.
     per_application = dict(db.session.execute(
         sa.select(ReviewAssignment.application_id, sa.func.count()).join(Application)
-        .where(Application.program_id == program.id, ReviewAssignment.status == SUBMITTED)
+        .where(Application.program_id == program.id, ReviewAssignment.is_submitted)
         .group_by(ReviewAssignment.application_id)
     ).all())
     assert sorted(per_application) == sorted(a.id for a in applications) and set(per_application.values()) == {3}

@@ -37,6 +37,7 @@ from grants.applications import services as applications
 from grants.awards import services as awards
 from grants.clock import agency_today
 from grants.extensions import db
+from grants.programs import budget
 from grants.money import parse_money
 from grants.programs import services as programs
 from grants.reviews import services as reviews
@@ -107,7 +108,7 @@ def world(app):
 
     waiting = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer,
                                                   requested_cents=1_500_000)
-    reviews.decide(actor=officer, application_id=waiting.id, outcome="approved", flags_read=True, approved_cents=1_500_000, rationale="Good")
+    reviews.decide(actor=officer, application_id=waiting.id, outcome="approved", approved_cents=1_500_000, rationale="Good", flags_read=True)
 
     r1, r2, r3 = (factories.make_user(name=name, email=f"{name.lower()}@state.gov", roles={"reviewer"}) for name in ("R1", "R2", "R3"))
     scored = {}
@@ -239,7 +240,7 @@ def test_award_and_program_money_figures_agree_everywhere(world, make_client, tm
     assert [recalculated[program.name][1], _dollars(recalculated[program.name][2]), _dollars(recalculated[program.name][3])] == ["4", AWARDED, PAID]
 
     # What a new award may use is the same remaining, on the form that makes one.
-    assert awards.committed_cents(program.id) == COMMITTED
+    assert budget.committed_cents(program.id) == COMMITTED
 
 
 def _dollars(text: str) -> int:

@@ -18,6 +18,7 @@ from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from grants.programs import services as programs
 from grants.programs.models import Criterion, Program
+from grants.reviews import scoring
 from grants.reviews import services as reviews
 from grants.reviews.models import ReviewAssignment, ReviewerAffiliation, Score
 from tests import factories
@@ -43,15 +44,15 @@ def _declared(world):
 
 
 def _slow_after(monkeypatch, name, seconds=0.2):
-    """Make ``reviews.<name>`` (a check) pause after it returns, as a busy server might."""
-    original = getattr(reviews, name)
+    """Make ``grants.reviews.scoring.<name>`` (a check) pause after it returns, as a busy server might."""
+    original = getattr(scoring, name)
 
     def slow(*args, **kwargs):
         result = original(*args, **kwargs)
         time.sleep(seconds)
         return result
 
-    monkeypatch.setattr(reviews, name, slow)
+    monkeypatch.setattr(scoring, name, slow)
 
 
 def _save(reviewer_id, assignment_id, points, then_submit=False):
@@ -120,8 +121,8 @@ def test_a_criterion_edit_racing_the_first_submission_either_counts_or_is_refuse
     db.session.commit()
     criterion_id = world["program"].criteria[0].id
     if slow == "submission":  # the submission has read the rubric and is computing its total
-        original = reviews.review_total
-        monkeypatch.setattr(reviews, "review_total", lambda *a: (time.sleep(0.3), original(*a))[1])
+        original = scoring.review_total
+        monkeypatch.setattr(scoring, "review_total", lambda *a: (time.sleep(0.3), original(*a))[1])
     else:  # the edit has passed the freeze check and is writing its audit entry
         original = programs.changes_between
         monkeypatch.setattr(programs, "changes_between", lambda *a: (time.sleep(0.3), original(*a))[1])

@@ -135,7 +135,7 @@ MATRIX = {
     ("programs.new_program", POST):                 ( 302,  403,  403,  403,  403,  403,  403,  403,  200,  403),
     ("programs.opportunities", GET):                ( 200,  200,  200,  200,  200,  200,  200,  200,  200,  200),
     ("programs.opportunity", GET):                  ( 200,  200,  200,  200,  200,  200,  200,  200,  200,  200),
-    ("programs.program_applications", GET):         ( 302,  403,  403,  403,  403,  403,  403,  403,  200,  200),
+    ("applications.program_applications", GET):         ( 302,  403,  403,  403,  403,  403,  403,  403,  200,  200),
     ("programs.program_detail", GET):               ( 302,  403,  403,  403,  403,  403,  403,  403,  200,  200),
     ("programs.program_list", GET):                 ( 302,  403,  403,  403,  403,  403,  403,  403,  200,  200),
     ("programs.remove_criterion", POST):            ( 302,  403,  403,  403,  403,  403,  403,  403,  302,  403),

@@ -368,7 +368,7 @@ FORMS = [
                             "from": "2026-01-01", "to": "2027-12-31", "page": "1"}),
     Form("award list filters", "awards.award_list", "finance", lambda w, x: "/awards", method="GET",
          base=lambda w, x: {"program": str(w.program.id), "status": "active", "fiscal_year": "2027", "q": "RPR", "page": "1"}),
-    Form("program applications filters", "programs.program_applications", "officer", lambda w, x: f"/programs/{w.program.id}/applications",
+    Form("program applications filters", "applications.program_applications", "officer", lambda w, x: f"/programs/{w.program.id}/applications",
          method="GET",
          base=lambda w, x: {"status": "under_review", "county": "Kendall", "partner_type": "library", "q": "Q", "page": "1"}),
     Form("user list filters", "accounts.admin_users", "admin", lambda w, x: "/admin/users", method="GET",
