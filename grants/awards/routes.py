@@ -474,7 +474,8 @@ def review_report(report_id: int):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            flash(f"{report.title} {'accepted' if accept else 'returned for revision; the grantee has been told what to change'}.", "success")
+            flash(f"{report.title} accepted." if accept
+                  else f"{report.title} returned for revision; the grantee has been told what to change.", "success")
             return redirect(url_for("awards.report", report_id=report.id))
     return _render_report(report, review_form=form)
 
