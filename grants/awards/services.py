@@ -621,7 +621,8 @@ def queue_report_reminders(today: date) -> int:
     """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new.
 
     Reports of awards still pending agreement are reminded too: their schedule runs from the start
-    of the period of performance, and the overdue page and dashboards already count them.
+    of the period of performance, and the overdue page and dashboards already count them. Refuses
+    nothing: reports already submitted or accepted, and those of closed or terminated awards, are skipped.
     """
     reports = db.session.scalars(
         sa.select(ProgressReport).join(Award)
