@@ -3,24 +3,27 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import User
 from grants.applications.models import Application
+from grants.awards.lifecycle import NON_VOID, PENDING_PAYMENT  # noqa: F401 - re-exported for code that imports them from here
+from grants.awards.lifecycle import OPEN_AWARD, OUTSTANDING_REPORT, AwardStatus, DisbursementStatus, ReportStatus, status_check
 from grants.db import UTCDateTime, utcnow
 from grants.extensions import db
 from grants.programs.models import Program
 
-PENDING_AGREEMENT, ACTIVE, CLOSED, TERMINATED = "pending_agreement", "active", "closed", "terminated"
-AWARD_STATUSES = {PENDING_AGREEMENT: "Pending agreement", ACTIVE: "Active", CLOSED: "Closed", TERMINATED: "Terminated"}
+# The enum members under their old names, for code that imports them from here.
+PENDING_AGREEMENT, ACTIVE, CLOSED, TERMINATED = AwardStatus
+AWARD_STATUSES = {status: status.label for status in AwardStatus}
 
-REQUESTED, APPROVED, PAID, VOID = "requested", "approved", "paid", "void"
-DISBURSEMENT_STATUSES = {REQUESTED: "Requested", APPROVED: "Approved", PAID: "Paid", VOID: "Void"}
-NON_VOID = (REQUESTED, APPROVED, PAID)
-PENDING_PAYMENT = (REQUESTED, APPROVED)
+REQUESTED, APPROVED, PAID, VOID = DisbursementStatus
+DISBURSEMENT_STATUSES = {status: status.label for status in DisbursementStatus}
 
-DUE, SUBMITTED, ACCEPTED, REVISION_REQUESTED = "due", "submitted", "accepted", "revision_requested"
-REPORT_STATUSES = {DUE: "Due", SUBMITTED: "Submitted", ACCEPTED: "Accepted", REVISION_REQUESTED: "Revision requested"}
+DUE, SUBMITTED, ACCEPTED, REVISION_REQUESTED = ReportStatus
+REPORT_STATUSES = {status: status.label for status in ReportStatus}
+
 REPORT_METRICS = {
     "people_served": "People served",
     "calls_answered": "Calls answered",
@@ -32,6 +35,7 @@ REPORT_METRICS = {
 
 class Award(db.Model):
     __tablename__ = "award"
+    __table_args__ = (sa.CheckConstraint(status_check(AwardStatus), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     award_number: Mapped[str] = mapped_column(sa.String(40), unique=True)
@@ -42,7 +46,7 @@ class Award(db.Model):
     original_cents: Mapped[int] = mapped_column(sa.BigInteger)
     start_date: Mapped[date]
     end_date: Mapped[date]
-    status: Mapped[str] = mapped_column(sa.String(20), default=PENDING_AGREEMENT, index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default=AwardStatus.PENDING_AGREEMENT, index=True)
     agreement_signed_on: Mapped[date | None]
     conditions: Mapped[str] = mapped_column(sa.Text, default="")
     termination_reason: Mapped[str | None] = mapped_column(sa.Text)
@@ -61,7 +65,30 @@ class Award(db.Model):
 
     @property
     def status_label(self) -> str:
-        return AWARD_STATUSES[self.status]
+        return AwardStatus(self.status).label
+
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Pending agreement or active: the award can still be amended, paid on, reported on or terminated."""
+        return self.status in OPEN_AWARD
+
+    @is_open.inplace.expression
+    @classmethod
+    def _is_open_expression(cls):
+        return cls.status.in_(OPEN_AWARD)
+
+    @property
+    def is_pending_agreement(self) -> bool:
+        return self.status == AwardStatus.PENDING_AGREEMENT
+
+    @property
+    def is_active(self) -> bool:
+        """Agreement signed and not ended: payments can be requested and made."""
+        return self.status == AwardStatus.ACTIVE
+
+    @property
+    def is_terminated(self) -> bool:
+        return self.status == AwardStatus.TERMINATED
 
 
 class Amendment(db.Model):
@@ -86,12 +113,13 @@ class Disbursement(db.Model):
     """A payment on an award: requested → approved → paid, or void."""
 
     __tablename__ = "disbursement"
-    __table_args__ = (sa.Index("ix_disbursement_award_status", "award_id", "status"),)
+    __table_args__ = (sa.Index("ix_disbursement_award_status", "award_id", "status"),
+                      sa.CheckConstraint(status_check(DisbursementStatus), name="status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     award_id: Mapped[int] = mapped_column(sa.ForeignKey("award.id"), index=True)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
-    status: Mapped[str] = mapped_column(sa.String(16), default=REQUESTED, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=DisbursementStatus.REQUESTED, index=True)
     requested_on: Mapped[date]
     period_start: Mapped[date | None]
     period_end: Mapped[date | None]
@@ -112,12 +140,47 @@ class Disbursement(db.Model):
 
     @property
     def status_label(self) -> str:
-        return DISBURSEMENT_STATUSES[self.status]
+        return DisbursementStatus(self.status).label
+
+    @hybrid_property
+    def counts_against_award(self) -> bool:
+        """Not void: requested, approved or paid money uses up the award's amount."""
+        return self.status != DisbursementStatus.VOID
+
+    @counts_against_award.inplace.expression
+    @classmethod
+    def _counts_against_award_expression(cls):
+        return cls.status.in_(NON_VOID)
+
+    @hybrid_property
+    def is_pending(self) -> bool:
+        """Requested or approved, not yet paid."""
+        return self.status in PENDING_PAYMENT
+
+    @is_pending.inplace.expression
+    @classmethod
+    def _is_pending_expression(cls):
+        return cls.status.in_(PENDING_PAYMENT)
+
+    @hybrid_property
+    def is_paid(self) -> bool:
+        return self.status == DisbursementStatus.PAID
+
+    @hybrid_property
+    def is_requested(self) -> bool:
+        """Waiting for finance to approve or reject it."""
+        return self.status == DisbursementStatus.REQUESTED
+
+    @hybrid_property
+    def is_approved(self) -> bool:
+        """Approved by finance, not yet paid."""
+        return self.status == DisbursementStatus.APPROVED
 
 
 class ProgressReport(db.Model):
     __tablename__ = "progress_report"
-    __table_args__ = (sa.UniqueConstraint("award_id", "sequence"), sa.Index("ix_progress_report_status_due", "status", "due_on"))
+    __table_args__ = (sa.UniqueConstraint("award_id", "sequence"), sa.Index("ix_progress_report_status_due", "status", "due_on"),
+                      sa.CheckConstraint(status_check(ReportStatus), name="status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     award_id: Mapped[int] = mapped_column(sa.ForeignKey("award.id"), index=True)
@@ -126,7 +189,7 @@ class ProgressReport(db.Model):
     period_end: Mapped[date]
     due_on: Mapped[date]
     is_final: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(sa.String(20), default=DUE)
+    status: Mapped[str] = mapped_column(sa.String(20), default=ReportStatus.DUE)
     people_served: Mapped[int | None]
     calls_answered: Mapped[int | None]
     referrals: Mapped[int | None]
@@ -143,7 +206,30 @@ class ProgressReport(db.Model):
 
     @property
     def status_label(self) -> str:
-        return REPORT_STATUSES[self.status]
+        return ReportStatus(self.status).label
+
+    @hybrid_property
+    def is_outstanding(self) -> bool:
+        """Due or returned for revision: the grantee still has to submit it."""
+        return self.status in OUTSTANDING_REPORT
+
+    @is_outstanding.inplace.expression
+    @classmethod
+    def _is_outstanding_expression(cls):
+        return cls.status.in_(OUTSTANDING_REPORT)
+
+    @hybrid_property
+    def is_awaiting_review(self) -> bool:
+        """Submitted, waiting for the program officer to accept it or ask for a revision."""
+        return self.status == ReportStatus.SUBMITTED
+
+    @hybrid_property
+    def is_accepted(self) -> bool:
+        return self.status == ReportStatus.ACCEPTED
+
+    @property
+    def is_revision_requested(self) -> bool:
+        return self.status == ReportStatus.REVISION_REQUESTED
 
     @property
     def title(self) -> str:

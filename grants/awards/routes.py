@@ -27,20 +27,14 @@ from grants.awards.forms import (
     TerminateForm,
     VoidForm,
 )
+from grants.awards.lifecycle import AwardStatus, DisbursementStatus, ReportStatus
 from grants.awards.models import (
-    ACTIVE,
-    APPROVED,
     AWARD_STATUSES,
     Amendment,
     Award,
-    DUE,
     Disbursement,
-    PENDING_AGREEMENT,
     ProgressReport,
     REPORT_METRICS,
-    REQUESTED,
-    REVISION_REQUESTED,
-    SUBMITTED,
 )
 from grants.clock import agency_today
 from grants.db import MAX_PAGE, paginate, query_text
@@ -64,6 +58,10 @@ from grants.programs.models import Program
 AWARD_STAFF = (PROGRAM_OFFICER, FINANCE, ADMIN)
 AWARDS_PER_PAGE = 25
 QUEUE_PER_PAGE = 50
+
+# Templates compare statuses with the enums, never with strings.
+for _enum in (AwardStatus, DisbursementStatus, ReportStatus):
+    bp.add_app_template_global(_enum, _enum.__name__)
 
 
 # Loading and access ---------------------------------------------------------------------------
@@ -239,7 +237,7 @@ def activate(award_id: int):
 @roles_required(PROGRAM_OFFICER)
 def terminate(award_id: int):
     award = load_award_for(current_user, award_id, "manage")
-    if award.status not in (PENDING_AGREEMENT, ACTIVE):  # a stale tab: say so rather than show no form
+    if not award.is_open:  # a stale tab: say so rather than show no form
         flash(f"Award {award.award_number} is already {award.status_label.lower()}.", "info")
         return redirect(url_for("awards.award_detail", award_id=award.id))
     form = TerminateForm()
@@ -336,7 +334,7 @@ def record_payment(award_id: int):
     return render_template("awards/record_payment.html", award=award, form=form, figures=figures.award_figures(award))
 
 
-def _queue_page(status: str, page_arg: str):
+def _queue_page(status: DisbursementStatus, page_arg: str):
     stmt = _not_conflicted(
         sa.select(Disbursement)
         .join(Disbursement.award).join(Award.application)
@@ -351,8 +349,8 @@ def _queue_page(status: str, page_arg: str):
 @bp.route("/payments")
 @roles_required(FINANCE, ADMIN)
 def payment_queue():
-    requested = _queue_page(REQUESTED, "page")
-    approved = _queue_page(APPROVED, "approved_page")
+    requested = _queue_page(DisbursementStatus.REQUESTED, "page")
+    approved = _queue_page(DisbursementStatus.APPROVED, "approved_page")
     return render_template(
         "awards/payment_queue.html", requested=requested, approved=approved,
         documentation=_documentation([d.id for d in [*requested.items, *approved.items]]),
@@ -426,12 +424,12 @@ def void_payment(disbursement_id: int):
 def _render_report(report: ProgressReport, *, form=None, review_form=None):
     award = report.award
     grantee = is_member(current_user, award.application.organization_id)
-    can_submit = grantee and report.status in (DUE, REVISION_REQUESTED) and award.status in (PENDING_AGREEMENT, ACTIVE)
+    can_submit = grantee and report.is_outstanding and award.is_open
     if form is None and can_submit:
         form = ReportForm(formdata=None)
-        if report.status == REVISION_REQUESTED:
+        if report.is_revision_requested:
             form.load(report)
-    can_review = current_user.has_role(PROGRAM_OFFICER) and report.status == SUBMITTED
+    can_review = current_user.has_role(PROGRAM_OFFICER) and report.is_awaiting_review
     return render_template(
         "awards/report.html", report=report, award=award, form=form if can_submit else None,
         review_form=(review_form or ReviewReportForm(formdata=None)) if can_review else None,
@@ -446,7 +444,7 @@ def report(report_id: int):
     if request.method == "GET":
         return _render_report(report)
     form = ReportForm()
-    if report.status not in (DUE, REVISION_REQUESTED):  # a stale tab: say so rather than show no form
+    if not report.is_outstanding:  # a stale tab: say so rather than show no form
         if (first := form.first_result()) is not None:  # unless it is this report sent again
             return first
         flash(f"{report.title} is {report.status_label.lower()} and can no longer be changed.", "info")
@@ -476,7 +474,8 @@ def review_report(report_id: int):
         except DomainError as error:
             apply_domain_error(form, error)
         else:
-            flash(f"{report.title} {'accepted' if accept else 'returned for revision; the grantee has been told what to change'}.", "success")
+            flash(f"{report.title} accepted." if accept
+                  else f"{report.title} returned for revision; the grantee has been told what to change.", "success")
             return redirect(url_for("awards.report", report_id=report.id))
     return _render_report(report, review_form=form)
 
@@ -496,10 +495,9 @@ def overdue_reports(program_id: int):
         .order_by(ProgressReport.due_on, ProgressReport.id)
     )
     overdue = db.session.scalars(base.where(
-        ProgressReport.status.in_((DUE, REVISION_REQUESTED)), ProgressReport.due_on < today,
-        Award.status.in_((PENDING_AGREEMENT, ACTIVE)),
+        ProgressReport.is_outstanding, ProgressReport.due_on < today, Award.is_open,
     )).all()
-    waiting = db.session.scalars(base.where(ProgressReport.status == SUBMITTED)).all()
+    waiting = db.session.scalars(base.where(ProgressReport.is_awaiting_review)).all()
     return render_template("awards/overdue_reports.html", program=program, overdue=overdue, waiting=waiting, today=today,
                            can_open=current_user.has_role(PROGRAM_OFFICER))
 

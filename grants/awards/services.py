@@ -22,21 +22,9 @@ from grants.applications.models import AWARDED, Application, Attachment
 from grants.applications.services import grantee_recipients, notify_grantee
 from grants.audit.services import record_event
 from grants.awards.figures import award_figures
+from grants.awards.lifecycle import AwardStatus, DisbursementStatus, ReportStatus, check_transition, transition
 from grants.awards.models import (
-    ACCEPTED,
-    ACTIVE,
-    APPROVED,
-    CLOSED,
-    DUE,
-    PAID,
-    PENDING_AGREEMENT,
-    PENDING_PAYMENT,
     REPORT_METRICS,
-    REQUESTED,
-    REVISION_REQUESTED,
-    SUBMITTED,
-    TERMINATED,
-    VOID,
     Amendment,
     Award,
     Disbursement,
@@ -107,7 +95,7 @@ def create_award(
     award = Award(
         award_number=f"{program.code}-{program.fiscal_year}-A{program.last_award_number:04d}",
         application_id=application.id, program_id=program.id, amount_cents=amount, original_cents=amount,
-        start_date=start_date, end_date=end_date, status=PENDING_AGREEMENT, conditions=conditions.strip(),
+        start_date=start_date, end_date=end_date, status=AwardStatus.PENDING_AGREEMENT, conditions=conditions.strip(),
         created_by_id=actor.id,
     )
     db.session.add(award)
@@ -129,39 +117,42 @@ def create_award(
 
 
 def activate_award(*, actor: User, award_id: int, signed_on: date) -> None:
-    """Record the signed agreement; the award row is locked so a termination cannot be undone."""
+    """Record the signed agreement; the award row is locked so a termination cannot be undone.
+
+    Refuses with DomainError an award that is not pending agreement (nothing changes) and a signed
+    date in the future (field ``signed_on``); NotPermitted (404) for an actor who may not manage it.
+    """
     award = lock_row(Award, award_id)
     require(can_manage_award(actor, award))
-    if award.status != PENDING_AGREEMENT:
-        raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an award pending agreement can be activated.")
+    check_transition(award, AwardStatus.ACTIVE)
     if signed_on > agency_today():
         raise DomainError("The agreement's signed date cannot be in the future.", "signed_on")
-    award.status = ACTIVE
     award.agreement_signed_on = signed_on
-    record_event(actor, "award.activated", award, {"status": {"before": PENDING_AGREEMENT, "after": ACTIVE}, "agreement_signed_on": signed_on})
+    transition(award, AwardStatus.ACTIVE, actor=actor, details={"agreement_signed_on": signed_on})
     db.session.flush()
 
 
 def terminate_award(*, actor: User, award_id: int, reason: str) -> None:
-    """End an award early: pending payments are voided and the unpaid balance is de-obligated."""
+    """End an award early: pending payments are voided and the unpaid balance is de-obligated.
+
+    Refuses with DomainError an award already closed or terminated (nothing changes) and an empty
+    reason (field ``reason``); NotPermitted (404) for an actor who may not manage it.
+    """
     award = lock_row(Award, award_id)
     require(can_manage_award(actor, award))
-    if award.status not in (PENDING_AGREEMENT, ACTIVE):
-        raise DomainError(f"Award {award.award_number} is already {award.status_label.lower()}.")
+    check_transition(award, AwardStatus.TERMINATED)
     if not reason.strip():
         raise DomainError("Give the reason for terminating the award.", "reason")
     for disbursement in award.disbursements:
-        if disbursement.status in PENDING_PAYMENT:
+        if disbursement.is_pending:
             _void(actor, disbursement, "Award terminated")
     paid = award_figures(award).paid_cents
     if award.amount_cents != paid:
         _add_amendment(actor, award, delta=paid - award.amount_cents, new_end_date=None, reason=f"Termination: {reason.strip()}", closeout=True)
-    before = award.status
-    award.status = TERMINATED
     award.termination_reason = reason.strip()
     award.closed_at = utcnow()
-    record_event(actor, "award.terminated", award, {"status": {"before": before, "after": TERMINATED}, "reason": award.termination_reason})
-    _notify_grantee(award, f"Award {award.award_number} terminated", f"Award {award.award_number} has been terminated.\nReason: {award.termination_reason}")
+    transition(award, AwardStatus.TERMINATED, actor=actor, details={"reason": award.termination_reason}, notify=lambda: (
+        _notify_grantee(award, f"Award {award.award_number} terminated", f"Award {award.award_number} has been terminated.\nReason: {award.termination_reason}")))
     db.session.flush()
 
 
@@ -187,11 +178,13 @@ def amend_award(*, actor: User, award_id: int, amount_delta_cents: int, new_end_
     """Change an award's amount up or down and/or its end date, with a reason.
 
     An increase is checked against the program budget (program row locked); a decrease cannot
-    go below what is already paid or pending (award row locked).
+    go below what is already paid or pending (award row locked). Refuses with DomainError a closed
+    or terminated award, an empty reason, no change, a bad end date, an increase over the budget and a
+    decrease below what is paid or pending; NotPermitted (404) for an actor who may not manage it.
     """
     award = lock_row(Award, award_id)
     require(can_manage_award(actor, award))
-    if award.status not in (PENDING_AGREEMENT, ACTIVE):
+    if not award.is_open:
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()} and cannot be amended.")
     if not reason.strip():
         raise DomainError("Give the reason for the amendment.", "reason")
@@ -218,16 +211,17 @@ def amend_award(*, actor: User, award_id: int, amount_delta_cents: int, new_end_
 def close_out_award(*, actor: User, award_id: int) -> Amendment | None:
     """Close an award whose final report is accepted and with no payment pending.
 
-    The unspent balance goes back to the program's budget as a closeout amendment.
+    The unspent balance goes back to the program's budget as a closeout amendment. Refuses with
+    DomainError an award that is not active, unaccepted reports and pending payments (nothing
+    changes); NotPermitted (404) for an actor who may not manage it.
     """
     award = lock_row(Award, award_id)
     require(can_manage_award(actor, award))
-    if award.status != ACTIVE:
-        raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; only an active award can be closed out.")
+    check_transition(award, AwardStatus.CLOSED)
     final = next((r for r in award.reports if r.is_final), None)
-    if final is None or final.status != ACCEPTED:
+    if final is None or not final.is_accepted:
         raise DomainError("The final progress report must be accepted before closeout.")
-    open_reports = [r for r in award.reports if r.status != ACCEPTED]
+    open_reports = [r for r in award.reports if not r.is_accepted]
     if open_reports:
         listed = ", ".join(f"{r.period_start:%b %-d}–{r.period_end:%b %-d, %Y} ({r.status_label.lower()})" for r in open_reports)
         raise DomainError(f"Every progress report must be accepted before closeout; still open: {listed}.")
@@ -239,10 +233,9 @@ def close_out_award(*, actor: User, award_id: int) -> Amendment | None:
     if unspent:
         amendment = _add_amendment(actor, award, delta=-unspent, new_end_date=None,
                                    reason=f"Closeout: unspent balance of {format_money(unspent)} released to the program budget.", closeout=True)
-    award.status = CLOSED
     award.closed_at = utcnow()
-    record_event(actor, "award.closed", award, {"status": {"before": ACTIVE, "after": CLOSED}, "released_cents": unspent})
-    _notify_grantee(award, f"Award {award.award_number} closed out", f"Award {award.award_number} is closed. Total paid: {format_money(figures.paid_cents)}.")
+    transition(award, AwardStatus.CLOSED, actor=actor, details={"released_cents": unspent}, notify=lambda: (
+        _notify_grantee(award, f"Award {award.award_number} closed out", f"Award {award.award_number} is closed. Total paid: {format_money(figures.paid_cents)}.")))
     db.session.flush()
     return amendment
 
@@ -273,12 +266,14 @@ def request_payment(
     """A grantee asks to be paid; finance approves or rejects it.
 
     ``requested_on`` defaults to today on the agency's calendar (demo data passes past dates).
+    Refuses with DomainError a non-member, an award that is not active, a bad period, no description
+    and an amount over what is left on the award (award row locked).
     """
     award = lock_row(Award, award_id)
     if not is_member(actor, award.application.organization_id):
         raise DomainError("Only members of the grantee organization can request payments.")
     require(can_request_payment(actor, award))
-    if award.status != ACTIVE:
+    if not award.is_active:
         raise DomainError(f"Payments can be requested only on an active award; {award.award_number} is {award.status_label.lower()}.")
     if period_start and period_end and period_end < period_start:
         raise DomainError("The period covered must end after it starts.", "period_end")
@@ -287,7 +282,7 @@ def request_payment(
     _check_room(award, amount_cents)
     stored = store_upload(documentation, "documentation") if documentation is not None and documentation.filename else None
     disbursement = Disbursement(
-        award_id=award.id, amount_cents=amount_cents, status=REQUESTED, requested_on=requested_on or agency_today(),
+        award_id=award.id, amount_cents=amount_cents, status=DisbursementStatus.REQUESTED, requested_on=requested_on or agency_today(),
         period_start=period_start, period_end=period_end, description=description.strip(),
         requested_by_id=actor.id, from_grantee_request=True,
     )
@@ -322,24 +317,33 @@ def _locked_for_finance(actor: User, disbursement_id: int) -> tuple[Disbursement
 
 
 def approve_payment(*, actor: User, disbursement_id: int, comment: str = "") -> Disbursement:
+    """Finance approves a requested payment (award row locked).
+
+    Refuses with DomainError a payment that is not requested (nothing changes); NotPermitted (404)
+    unless the actor is finance without a conflict on the award's application.
+    """
     disbursement, award = _locked_for_finance(actor, disbursement_id)
-    if disbursement.status != REQUESTED:
-        raise DomainError(f"This payment is {disbursement.status_label.lower()}; only a requested payment can be approved.")
-    disbursement.status = APPROVED
+    check_transition(disbursement, DisbursementStatus.APPROVED)
     disbursement.approved_at = utcnow()
     disbursement.approved_by_id = actor.id
     disbursement.finance_comment = comment.strip()
-    record_event(actor, "payment.approved", award, {"disbursement": disbursement.id, "amount_cents": disbursement.amount_cents, "comment": disbursement.finance_comment})
-    _notify_grantee(award, f"Payment approved on award {award.award_number}",
+    transition(disbursement, DisbursementStatus.APPROVED, actor=actor, subject=award, details={
+        "disbursement": disbursement.id, "amount_cents": disbursement.amount_cents, "comment": disbursement.finance_comment,
+    }, notify=lambda: _notify_grantee(award, f"Payment approved on award {award.award_number}",
                     f"Your payment request of {format_money(disbursement.amount_cents)} has been approved and will be paid."
-                    + (f"\nComment: {disbursement.finance_comment}" if disbursement.finance_comment else ""))
+                    + (f"\nComment: {disbursement.finance_comment}" if disbursement.finance_comment else "")))
     db.session.flush()
     return disbursement
 
 
 def reject_payment(*, actor: User, disbursement_id: int, comment: str) -> Disbursement:
+    """Finance rejects a requested payment: it becomes void and the grantee is told why (award row locked).
+
+    Refuses with DomainError a payment that is not requested (nothing changes) and an empty comment
+    (field ``comment``); NotPermitted (404) unless the actor is finance without a conflict.
+    """
     disbursement, award = _locked_for_finance(actor, disbursement_id)
-    if disbursement.status != REQUESTED:
+    if not disbursement.is_requested:
         raise DomainError(f"This payment is {disbursement.status_label.lower()}; only a requested payment can be rejected.")
     if not comment.strip():
         raise DomainError("Tell the grantee why the request is rejected.", "comment")
@@ -352,20 +356,25 @@ def reject_payment(*, actor: User, disbursement_id: int, comment: str) -> Disbur
 
 
 def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_reference: str) -> Disbursement:
+    """Finance records that an approved payment was made (award row locked).
+
+    Refuses with DomainError a payment that is not approved (nothing changes), no voucher number and
+    a paid date in the future or before the request; NotPermitted (404) unless the actor is finance
+    without a conflict.
+    """
     disbursement, award = _locked_for_finance(actor, disbursement_id)
-    if disbursement.status != APPROVED:
-        raise DomainError(f"This payment is {disbursement.status_label.lower()}; only an approved payment can be marked paid.")
+    check_transition(disbursement, DisbursementStatus.PAID)
     if not payment_reference.strip():
         raise DomainError("Enter the voucher or check number.", "payment_reference")
     _check_paid_on(paid_on)
     if paid_on < disbursement.requested_on:
         raise DomainError(f"The paid date cannot be before the request ({disbursement.requested_on:%B %-d, %Y}).", "paid_on")
-    disbursement.status = PAID
     disbursement.paid_on = paid_on
     disbursement.payment_reference = payment_reference.strip()
-    record_event(actor, "payment.paid", award, {"disbursement": disbursement.id, "amount_cents": disbursement.amount_cents,
-                                                "paid_on": paid_on, "payment_reference": disbursement.payment_reference})
-    _notify_paid(award, disbursement)
+    transition(disbursement, DisbursementStatus.PAID, actor=actor, subject=award, details={
+        "disbursement": disbursement.id, "amount_cents": disbursement.amount_cents, "paid_on": paid_on,
+        "payment_reference": disbursement.payment_reference,
+    }, notify=lambda: _notify_paid(award, disbursement))
     db.session.flush()
     return disbursement
 
@@ -377,10 +386,14 @@ def _notify_paid(award: Award, disbursement: Disbursement) -> None:
 
 
 def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: date, payment_reference: str, description: str) -> Disbursement:
-    """Finance records a payment made outside a grantee request; the grantee is told, as for any payment made."""
+    """Finance records a payment made outside a grantee request; the grantee is told, as for any payment made.
+
+    Refuses with DomainError an award that is not active, no voucher number, a paid date in the future
+    and an amount over what is left (award row locked); NotPermitted (404) for an actor who may not pay it.
+    """
     award = lock_row(Award, award_id)
     require(can_pay_award(actor, award))
-    if award.status != ACTIVE:
+    if not award.is_active:
         raise DomainError(f"Payments can be made only on an active award; {award.award_number} is {award.status_label.lower()}.")
     if not payment_reference.strip():
         raise DomainError("Enter the voucher or check number.", "payment_reference")
@@ -388,7 +401,7 @@ def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: da
     _check_room(award, amount_cents)
     now = utcnow()
     disbursement = Disbursement(
-        award_id=award.id, amount_cents=amount_cents, status=PAID, requested_on=paid_on, description=description.strip(),
+        award_id=award.id, amount_cents=amount_cents, status=DisbursementStatus.PAID, requested_on=paid_on, description=description.strip(),
         requested_by_id=actor.id, approved_at=now, approved_by_id=actor.id, paid_on=paid_on,
         payment_reference=payment_reference.strip(),
     )
@@ -407,11 +420,15 @@ def _check_paid_on(paid_on: date) -> None:
 
 
 def void_payment(*, actor: User, disbursement_id: int, reason: str) -> Disbursement:
-    """Void a payment of an open award (a closed or terminated award's payments are final)."""
+    """Void a payment of an open award (a closed or terminated award's payments are final).
+
+    Refuses with DomainError a payment already void, a payment of a closed or terminated award (nothing
+    changes) and an empty reason (field ``reason``); NotPermitted (404) unless the actor is finance
+    without a conflict.
+    """
     disbursement, award = _locked_for_finance(actor, disbursement_id)
-    if disbursement.status == VOID:
-        raise DomainError("This payment is already void.")
-    if award.status in (CLOSED, TERMINATED):
+    check_transition(disbursement, DisbursementStatus.VOID)
+    if not award.is_open:
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}; its payments can no longer be voided.")
     if not reason.strip():
         raise DomainError("Give the reason for voiding the payment.", "reason")
@@ -421,11 +438,10 @@ def void_payment(*, actor: User, disbursement_id: int, reason: str) -> Disbursem
 
 
 def _void(actor: User, disbursement: Disbursement, reason: str) -> None:
-    before = disbursement.status
-    disbursement.status = VOID
     disbursement.void_reason = reason
     disbursement.voided_at = utcnow()
-    record_event(actor, "payment.voided", disbursement.award, {"disbursement": disbursement.id, "status": {"before": before, "after": VOID}, "reason": reason})
+    transition(disbursement, DisbursementStatus.VOID, actor=actor, subject=disbursement.award,
+               details={"disbursement": disbursement.id, "reason": reason})
 
 
 # Progress reports -----------------------------------------------------------------------------
@@ -468,7 +484,7 @@ def _generate_reports(award: Award) -> None:
     by_start = {report.period_start: report for report in award.reports}
     wanted = {period_start for period_start, _ in periods}
     for report in list(award.reports):
-        if report.period_start not in wanted and report.status == DUE:
+        if report.period_start not in wanted and report.status == ReportStatus.DUE:
             award.reports.remove(report)
             db.session.delete(report)
     db.session.flush()
@@ -478,8 +494,8 @@ def _generate_reports(award: Award) -> None:
         if report is None:
             sequence += 1
             award.reports.append(ProgressReport(sequence=sequence, period_start=period_start, period_end=period_end,
-                                                due_on=period_end + timedelta(days=REPORT_GRACE_DAYS), status=DUE))
-        elif report.status == DUE:
+                                                due_on=period_end + timedelta(days=REPORT_GRACE_DAYS), status=ReportStatus.DUE))
+        elif report.status == ReportStatus.DUE:
             report.period_end = period_end
             report.due_on = period_end + timedelta(days=REPORT_GRACE_DAYS)
     for report in award.reports:
@@ -490,14 +506,18 @@ def _generate_reports(award: Award) -> None:
 
 
 def submit_report(*, actor: User, report_id: int, metrics: dict[str, int], narrative: str) -> ProgressReport:
+    """A grantee member submits a due report, or resubmits one returned for revision (report row locked).
+
+    Refuses with DomainError a non-member, a report already submitted or accepted (nothing changes),
+    a report of a closed or terminated award, and a missing metric or narrative (named field).
+    """
     report = lock_row(ProgressReport, report_id)
     award = report.award
     if not is_member(actor, award.application.organization_id):
         raise DomainError("Only members of the grantee organization can submit its reports.")
     require(can_submit_report(actor, report))
-    if report.status not in (DUE, REVISION_REQUESTED):
-        raise DomainError(f"This report is {report.status_label.lower()} and cannot be changed.")
-    if award.status not in (ACTIVE, PENDING_AGREEMENT):
+    check_transition(report, ReportStatus.SUBMITTED)
+    if not award.is_open:
         raise DomainError(f"Award {award.award_number} is {award.status_label.lower()}.")
     for key in REPORT_METRICS:
         value = metrics.get(key)
@@ -505,35 +525,35 @@ def submit_report(*, actor: User, report_id: int, metrics: dict[str, int], narra
             raise DomainError(f"Enter {REPORT_METRICS[key].lower()} as a whole number, 0 or more.", key)
     if not narrative.strip():
         raise DomainError("Write the narrative.", "narrative")
-    before = report.status
     for key in REPORT_METRICS:
         setattr(report, key, metrics[key])
     report.narrative = narrative.strip()
-    report.status = SUBMITTED
     report.submitted_at = utcnow()
     report.submitted_by_id = actor.id
-    record_event(actor, "report.submitted", award, {"report": report.id, "status": {"before": before, "after": SUBMITTED}, **metrics})
+    transition(report, ReportStatus.SUBMITTED, actor=actor, subject=award, details={"report": report.id, **metrics})
     db.session.flush()
     return report
 
 
 def review_report(*, actor: User, report_id: int, accept: bool, comment: str) -> ProgressReport:
+    """The program officer accepts a submitted report or returns it for revision (report row locked).
+
+    Refuses with DomainError a report that is not submitted (nothing changes) and a return without a
+    comment (field ``comment``); NotPermitted (404) for an actor who may not review it.
+    """
     report = lock_row(ProgressReport, report_id)
     require(can_review_report(actor, report))
-    if report.status != SUBMITTED:
-        raise DomainError(f"This report is {report.status_label.lower()}; only a submitted report can be reviewed.")
+    outcome = ReportStatus.ACCEPTED if accept else ReportStatus.REVISION_REQUESTED
+    check_transition(report, outcome)
     if not accept and not comment.strip():
         raise DomainError("Tell the grantee what to revise.", "comment")
-    report.status = ACCEPTED if accept else REVISION_REQUESTED
     report.reviewed_at = utcnow()
     report.reviewed_by_id = actor.id
     report.review_comment = comment.strip()
     award = report.award
-    record_event(actor, "report.accepted" if accept else "report.revision_requested", award,
-                 {"report": report.id, "status": {"before": SUBMITTED, "after": report.status}, "comment": report.review_comment})
-    if not accept:
-        _notify_grantee(award, f"Revision requested: {report.title} for award {award.award_number}",
-                        f"The program officer asked for changes to {report.title.lower()} ({report.period_start:%b %-d} to {report.period_end:%b %-d, %Y}).\n\n{report.review_comment}")
+    transition(report, outcome, actor=actor, subject=award, details={"report": report.id, "comment": report.review_comment},
+               notify=None if accept else lambda: _notify_grantee(award, f"Revision requested: {report.title} for award {award.award_number}",
+                        f"The program officer asked for changes to {report.title.lower()} ({report.period_start:%b %-d} to {report.period_end:%b %-d, %Y}).\n\n{report.review_comment}"))
     db.session.flush()
     return report
 
@@ -542,11 +562,12 @@ def queue_report_reminders(today: date) -> int:
     """Queue one reminder per report and stage (due soon, overdue); running twice queues nothing new.
 
     Reports of awards still pending agreement are reminded too: their schedule runs from the start
-    of the period of performance, and the overdue page and dashboards already count them.
+    of the period of performance, and the overdue page and dashboards already count them. Refuses
+    nothing: reports already submitted or accepted, and those of closed or terminated awards, are skipped.
     """
     reports = db.session.scalars(
         sa.select(ProgressReport).join(Award)
-        .where(ProgressReport.status.in_((DUE, REVISION_REQUESTED)), Award.status.in_((PENDING_AGREEMENT, ACTIVE)),
+        .where(ProgressReport.is_outstanding, Award.is_open,
                ProgressReport.due_on <= today + timedelta(days=REMINDER_DAYS))
         .options(sa.orm.joinedload(ProgressReport.award).joinedload(Award.application))
         .order_by(ProgressReport.due_on, ProgressReport.id)

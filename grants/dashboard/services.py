@@ -27,19 +27,12 @@ from grants.applications.models import (
     Application,
     Partner,
 )
+from grants.awards.lifecycle import DisbursementStatus
 from grants.awards.models import (
-    ACTIVE,
-    DUE,
-    PAID,
-    PENDING_AGREEMENT,
-    PENDING_PAYMENT,
-    REQUESTED,
-    REVISION_REQUESTED,
     Award,
     Disbursement,
     ProgressReport,
 )
-from grants.awards.models import APPROVED as PAYMENT_APPROVED
 from grants.awards.figures import AwardFigures, award_figures_by_id, award_money
 from grants.db import UTCDateTime
 from grants.extensions import db
@@ -59,8 +52,6 @@ OPEN_ASSIGNMENTS_LIMIT = 50
 
 # Applications that asked for money: everything submitted, except what the applicant withdrew.
 REQUESTING = tuple(status for status in APPLICATION_STATUSES if status not in (DRAFT, WITHDRAWN))
-OPEN_AWARD = (PENDING_AGREEMENT, ACTIVE)
-OPEN_REPORT = (DUE, REVISION_REQUESTED)
 
 
 def _in_programs(stmt, column, program_ids: list[int] | None):
@@ -216,7 +207,7 @@ def reports_due(*, program_ids: list[int] | None, today: date) -> ReportsDue:
         )
         .select_from(ProgressReport)
         .join(Award, Award.id == ProgressReport.award_id)
-        .where(ProgressReport.status.in_(OPEN_REPORT), Award.status.in_(OPEN_AWARD), due <= month)
+        .where(ProgressReport.is_outstanding, Award.is_open, due <= month)
     )
     overdue, this_week, later = db.session.execute(_in_programs(stmt, Award.program_id, program_ids)).one()
     return ReportsDue(_int(overdue), _int(this_week), _int(later))
@@ -258,11 +249,11 @@ class PaymentQueue:
 def payment_queue() -> PaymentQueue:
     rows = db.session.execute(
         sa.select(Disbursement.status, sa.func.count(Disbursement.id), sa.func.sum(Disbursement.amount_cents))
-        .where(Disbursement.status.in_(PENDING_PAYMENT))
+        .where(Disbursement.is_pending)
         .group_by(Disbursement.status)
     )
     found = {status: (_int(n), _int(total)) for status, n, total in rows}
-    requested, approved = found.get(REQUESTED, (0, 0)), found.get(PAYMENT_APPROVED, (0, 0))
+    requested, approved = found.get(DisbursementStatus.REQUESTED, (0, 0)), found.get(DisbursementStatus.APPROVED, (0, 0))
     return PaymentQueue(*requested, *approved)
 
 
@@ -287,7 +278,7 @@ def payments_made(*, today: date) -> PaymentsMade:
             sa.func.sum(sa.case((in_month, Disbursement.amount_cents), else_=0)),
             sa.func.count(Disbursement.id),
             sa.func.sum(Disbursement.amount_cents),
-        ).where(Disbursement.status == PAID, Disbursement.paid_on >= year_start, Disbursement.paid_on <= today)
+        ).where(Disbursement.is_paid, Disbursement.paid_on >= year_start, Disbursement.paid_on <= today)
     ).one()
     return PaymentsMade(month_start, fiscal_year_of(today), year_start, _int(month_count), _int(month_cents),
                         _int(year_count), _int(year_cents))
@@ -327,7 +318,7 @@ def awards_needing_attention(*, today: date, limit: int = ATTENTION_LIMIT,
         .join(Application, Application.id == Award.application_id)
         .join(Organization, Organization.id == Application.organization_id)
         .outerjoin(money.subquery, money.subquery.c.award_id == Award.id)
-        .where(Award.status.in_(OPEN_AWARD), sa.or_(low, ending),
+        .where(Award.is_open, sa.or_(low, ending),
                Application.id.not_in(sorted(hidden)) if hidden else sa.true())
         .order_by(Award.end_date, Award.award_number)
         .limit(limit)
@@ -422,8 +413,8 @@ def organization_summaries(*, organization_ids: list[int], today: date) -> dict[
         org: (_int(n), _int(p)) for org, n, p in db.session.execute(
             sa.select(
                 Application.organization_id,
-                sa.func.count(sa.distinct(sa.case((Award.status.in_(OPEN_AWARD), Award.id)))),
-                sa.func.count(sa.case((Disbursement.status.in_(PENDING_PAYMENT), Disbursement.id))),
+                sa.func.count(sa.distinct(sa.case((Award.is_open, Award.id)))),
+                sa.func.count(sa.case((Disbursement.is_pending, Disbursement.id))),
             )
             .select_from(Award)
             .join(Application, Application.id == Award.application_id)
@@ -443,8 +434,8 @@ def organization_summaries(*, organization_ids: list[int], today: date) -> dict[
             .select_from(ProgressReport)
             .join(Award, Award.id == ProgressReport.award_id)
             .join(Application, Application.id == Award.application_id)
-            .where(Application.organization_id.in_(organization_ids), ProgressReport.status.in_(OPEN_REPORT),
-                   Award.status.in_(OPEN_AWARD), ProgressReport.due_on <= month)
+            .where(Application.organization_id.in_(organization_ids), ProgressReport.is_outstanding,
+                   Award.is_open, ProgressReport.due_on <= month)
             .group_by(Application.organization_id)
         )
     }
@@ -469,7 +460,7 @@ def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, 
         return [], {}, {}
     payments = award_figures_by_id(award_ids)
     # The earliest report still to be (re)submitted on each award.
-    open_reports = sa.and_(ProgressReport.award_id.in_(award_ids), ProgressReport.status.in_(OPEN_REPORT))
+    open_reports = sa.and_(ProgressReport.award_id.in_(award_ids), ProgressReport.is_outstanding)
     first = (sa.select(ProgressReport.award_id, sa.func.min(ProgressReport.sequence).label("sequence"))
              .where(open_reports).group_by(ProgressReport.award_id).subquery())
     next_reports = {

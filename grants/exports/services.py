@@ -22,6 +22,7 @@ from openpyxl.styles import Font
 from grants.accounts.models import Organization
 from grants.applications.models import APPLICATION_STATUSES, DRAFT, Application, Partner
 from grants.awards.figures import award_money
+from grants.awards.lifecycle import DisbursementStatus
 from grants.awards.models import AWARD_STATUSES, Amendment, Award, Disbursement
 from grants.clock import format_instant, to_local
 from grants.db import utcnow
@@ -213,7 +214,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
         .order_by(Award.award_number, Disbursement.id)
     )
     for number, recipient, requested_on, status, amount, paid_on, reference, description in _stream(filters.apply(stmt)):
-        payments.append((number, recipient, requested_on, status.capitalize(), amount, paid_on, reference, description))
+        payments.append((number, recipient, requested_on, DisbursementStatus(status).label, amount, paid_on, reference, description))
         counts.disbursements += 1
         ticker.row()
     payments.finish()

@@ -63,3 +63,20 @@ def test_upgrade_downgrade_upgrade_and_no_drift(empty_database):
     tables = set(sa.inspect(engine).get_table_names())
     engine.dispose()
     assert {"user", "organization", "audit_event", "outbox_message"} <= tables
+
+
+def test_migrated_database_refuses_an_unknown_award_payment_or_report_status(empty_database):
+    result = _flask(empty_database, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    engine = sa.create_engine(empty_database)
+    inspector = sa.inspect(engine)
+    for table in ("award", "disbursement", "progress_report"):
+        checks = {check["name"]: check["sqltext"] for check in inspector.get_check_constraints(table)}
+        assert f"ck_{table}_status" in checks, f"{table} has no status check: {checks}"
+    with engine.begin() as connection:  # the constraint bites: an empty award table takes no unknown status
+        with pytest.raises(sa.exc.IntegrityError, match=r"(?i)check constraint.*ck_award_status|ck_award_status.*check"):
+            connection.exec_driver_sql(
+                "INSERT INTO award (id, award_number, application_id, program_id, amount_cents, original_cents, start_date, "
+                "end_date, status, conditions, created_at) VALUES (1, 'X', 1, 1, 1, 1, '2027-01-01', '2027-12-31', 'on_hold', '', "
+                "'2026-12-01 00:00:00')")
+    engine.dispose()
