@@ -27,13 +27,12 @@ from grants.applications.models import (
     Partner,
 )
 from grants.audit.services import record_event
-from grants.clock import format_instant
 from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.text import ngettext
 from grants.money import format_money
-from grants.notifications.services import external_url, queue_message
+from grants.notifications.emails import notify
 from grants.permissions import (
     can_decide,
     can_manage_application,
@@ -156,15 +155,7 @@ def _create_assignment(*, actor: User, application: Application, reviewer: User)
     assignment = ReviewAssignment(application_id=application.id, reviewer_id=reviewer.id, assigned_by_id=actor.id)
     db.session.add(assignment)
     db.session.flush()
-    program = application.program
-    deadline = f" by {format_instant(program.review_deadline)}" if program.review_deadline else ""
-    queue_message(
-        to=reviewer.email,
-        subject=f"Review assigned: {application.reference}",
-        body=(f"You have been asked to review application {application.reference} for {program.name}{deadline}.\n"
-              f"First declare whether you have a conflict of interest:\n"
-              f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
-    )
+    notify("review_assigned", to=reviewer.email, assignment=assignment)
     return assignment
 
 
@@ -259,12 +250,7 @@ def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
 
 
 def _tell_unassigned(reviewer: User, application: Application) -> None:
-    queue_message(
-        to=reviewer.email,
-        subject=f"Review no longer needed: {application.reference}",
-        body=(f"You no longer need to review application {application.reference} for {application.program.name}; "
-              "the program officer has taken it off your list. Any scores you had saved for it were discarded."),
-    )
+    notify("review_unassigned", to=reviewer.email, application=application)
 
 
 def _check_removable(assignment: ReviewAssignment) -> None:
@@ -397,14 +383,7 @@ def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: b
         assignment.coi_reason = reason.strip()
         assignment.status = RECUSED
         record_event(actor, "review.conflict_declared", application, {"assignment": assignment.id, "reason": assignment.coi_reason})
-        for officer in _program_officers():
-            queue_message(
-                to=officer.email,
-                subject=f"Conflict of interest declared on {application.reference}",
-                body=(f"{actor.name} declared a conflict of interest on {application.reference} and is recused.\n"
-                      f"Reason: {assignment.coi_reason}\n\nAssign another reviewer:\n"
-                      f"{external_url('reviews.manage', program_id=application.program_id)}"),
-            )
+        notify("conflict_declared", to=[officer.email for officer in _program_officers()], assignment=assignment)
     else:
         assignment.coi_status = COI_NONE
         record_event(actor, "review.no_conflict_declared", application, {"assignment": assignment.id})
@@ -516,12 +495,7 @@ def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> 
     assignment.total_score = None
     assignment.submitted_at = None
     record_event(actor, "review.reopened", assignment.application, {"assignment": assignment.id, "reason": reason.strip(), "previous_total": previous})
-    queue_message(
-        to=assignment.reviewer.email,
-        subject=f"Review reopened: {assignment.application.reference}",
-        body=(f"The program officer reopened your review of {assignment.application.reference}.\nReason: {reason.strip()}\n\n"
-              f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
-    )
+    notify("review_reopened", to=assignment.reviewer.email, assignment=assignment, reason=reason.strip())
     db.session.flush()
 
 
@@ -923,14 +897,8 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     })
     from grants.applications.services import notify_grantee
 
-    wording = {
-        APPROVED: f"has been approved for {format_money(approved_cents or 0)}. The program officer will contact you about the award agreement.",
-        DECLINED: "was not selected for funding.",
-        WAITLISTED: "has been placed on the waiting list. If funds become available it may still be approved.",
-    }[outcome]
-    notify_grantee(application, subject=f"Decision on application {application.reference}",
-                    body=(f"Application {application.reference}, \"{application.title}\", {wording}\n\n"
-                          f"{external_url('applications.view', application_id=application.id)}"))
+    notify_grantee(application, {APPROVED: "application_approved", DECLINED: "application_declined",
+                                 WAITLISTED: "application_waitlisted"}[outcome], decision=decision)
     return decision
 
 
