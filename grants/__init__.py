@@ -217,7 +217,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["instant"] = format_instant
-    app.jinja_env.filters["day"] = lambda value: value.strftime("%B %-d, %Y") if value else ""
+    app.jinja_env.filters["day"] = lambda value, fmt="%B %-d, %Y": value.strftime(fmt) if value else ""
     app.jinja_env.filters["role_label"] = lambda role: ROLE_LABELS.get(role, role)
     app.jinja_env.filters["partner_type_label"] = lambda key: PARTNER_TYPES.get(key, key)
     app.jinja_env.globals.update(TEMPLATE_HELPERS, ROLE_LABELS=ROLE_LABELS)

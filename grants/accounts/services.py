@@ -27,7 +27,7 @@ from grants.audit.services import changes_between, record_event
 from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.notifications.services import external_url, queue_message
+from grants.notifications.emails import notify
 
 MIN_PASSWORD_LENGTH = 12
 ORGANIZATION_FIELDS = (
@@ -109,18 +109,7 @@ def register_applicant(*, email: str, name: str, password: str) -> User | None:
     owner = find_user_by_email(email)
     if owner is not None:
         hash_password(password)  # the same work as a new account
-        queue_message(
-            to=owner.email,
-            subject="Someone tried to register with your e-mail address",
-            body=(
-                f"Hello {owner.name},\n\nSomeone tried to create a new account on the "
-                f"{current_app.config['AGENCY_NAME']} grants system with this e-mail address, which "
-                "already has an account. No new account was made.\n\n"
-                f"If it was you, sign in here:\n{external_url('accounts.login')}\n\n"
-                f"If you have forgotten your password, reset it here:\n{external_url('accounts.forgot_password')}\n\n"
-                "If it was not you, you can ignore this message; nothing has changed."
-            ),
-        )
+        notify("registration_attempted", to=owner.email, user=owner)
         record_event(None, "user.registration_attempted", owner)
         return None
     try:
@@ -130,16 +119,7 @@ def register_applicant(*, email: str, name: str, password: str) -> User | None:
             raise
         return None  # registered at the same moment by another request (a double submission)
     record_event(user, "user.registered", user, {"email": user.email, "roles": [APPLICANT]})
-    queue_message(
-        to=user.email,
-        subject=f"Your {current_app.config['AGENCY_NAME']} grants account is ready",
-        body=(
-            f"Hello {user.name},\n\nYour applicant account on the grants system is ready. "
-            f"Sign in with this e-mail address and the password you chose:\n{external_url('accounts.login')}\n\n"
-            "If you did not create this account, reset its password here and tell the grants team:\n"
-            f"{external_url('accounts.forgot_password')}"
-        ),
-    )
+    notify("account_ready", to=user.email, user=user)
     return user
 
 
@@ -152,16 +132,7 @@ def create_staff_user(
     user = _new_user(email=email, name=name, password=password, roles=set(roles))
     record_event(actor, "user.created", user, {"email": user.email, "roles": sorted(roles)})
     if password is None:
-        link = external_url("accounts.reset_password", token=password_reset_token(user))
-        queue_message(
-            to=user.email,
-            subject=f"Your {current_app.config['AGENCY_NAME']} grants account",
-            body=(
-                f"Hello {user.name},\n\nAn account has been created for you on the grants system.\n"
-                f"Set your password here within one hour:\n{link}\n\n"
-                "If the link has expired, use 'Forgot your password?' on the sign-in page."
-            ),
-        )
+        notify("staff_account_created", to=user.email, user=user, token=password_reset_token(user))
     return user
 
 
@@ -308,16 +279,7 @@ def request_password_reset(*, email: str) -> None:
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
-    link = external_url("accounts.reset_password", token=password_reset_token(user))
-    queue_message(
-        to=user.email,
-        subject="Reset your grants system password",
-        body=(
-            f"Hello {user.name},\n\nSomeone asked to reset the password of this account. "
-            f"To choose a new password, open this link within one hour:\n{link}\n\n"
-            "If it was not you, ignore this message; your password has not changed."
-        ),
-    )
+    notify("password_reset", to=user.email, user=user, token=password_reset_token(user))
     record_event(None, "user.password_reset_requested", user)
 
 
@@ -420,17 +382,7 @@ def invite_member(*, actor: User, organization: Organization, email: str) -> Non
     if existing is not None and any(m.organization_id == organization.id for m in existing.memberships):
         raise DomainError("That person is already a member of this organization.", "email")
     token = _serializer("invitation").dumps({"o": organization.id, "e": email})
-    link = external_url("accounts.accept_invitation", token=token)
-    queue_message(
-        to=email,
-        subject=f"Invitation to join {organization.legal_name} on the grants system",
-        body=(
-            f"{actor.name} invited you to join {organization.legal_name} on the "
-            f"{current_app.config['AGENCY_NAME']} grants system, where members prepare and submit "
-            f"grant applications together.\n\nSign in or register with this e-mail address, then open:\n{link}\n\n"
-            "The invitation is valid for seven days."
-        ),
-    )
+    notify("member_invited", to=email, actor=actor, organization=organization, token=token)
     record_event(actor, "organization.member_invited", organization, {"email": email})
 
 

@@ -31,7 +31,7 @@ from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.money import format_money
-from grants.notifications.services import external_url, queue_message
+from grants.notifications.emails import notify
 from grants.permissions import can_manage_application, is_member, require
 from grants.programs.models import CLOSED, PUBLISHED, Program
 from grants.uploads import StoredFile, remove_after_commit, store_upload
@@ -354,18 +354,7 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
         "requested_cents": application.requested_cents,
         "match_cents": application.match_cents,
     })
-    notify_grantee(
-        application,
-        subject=f"Application {application.reference} received",
-        body=(
-            f"We received application {application.reference}, \"{application.title}\", for "
-            f"{application.program.name} from {application.organization.legal_name}.\n\n"
-            f"Submitted by {actor.name} ({actor.email}) on {format_instant(now)}.\n"
-            f"Requested: {format_money(application.requested_cents)}.\n\n"
-            f"Keep this e-mail as your receipt. See the application at:\n"
-            f"{external_url('applications.view', application_id=application.id)}"
-        ),
-    )
+    notify_grantee(application, "application_received", actor=actor)
     db.session.flush()
     return application
 
@@ -379,10 +368,9 @@ def grantee_recipients(application: Application) -> list[str]:
     return sorted(set(members) | {application.organization.contact_email.lower()})
 
 
-def notify_grantee(application: Application, *, subject: str, body: str) -> None:
-    """Queue one message to each of ``grantee_recipients``."""
-    for email in grantee_recipients(application):
-        queue_message(to=email, subject=subject, body=body)
+def notify_grantee(application: Application, event: str, **context: Any) -> None:
+    """Queue ``event``'s message (``templates/email/<event>.txt``) to each of ``grantee_recipients``."""
+    notify(event, to=grantee_recipients(application), application=application, **context)
 
 
 def withdraw_application(*, actor: User, application: Application, reason: str) -> None:
@@ -413,19 +401,7 @@ def screen_application(*, actor: User, application: Application, eligible: bool,
     application.screened_at = utcnow()
     application.ineligible_reason = None if eligible else reason.strip()
     record_event(actor, "application.screened", application, {"status": {"before": SUBMITTED, "after": status}, "reason": application.ineligible_reason})
-    if eligible:
-        body = (
-            f"Application {application.reference}, \"{application.title}\", has passed eligibility screening "
-            f"and is now under review for {application.program.name}. We will write again when a decision is made."
-        )
-    else:
-        body = (
-            f"Application {application.reference}, \"{application.title}\", was screened as ineligible for "
-            f"{application.program.name}.\n\nReason: {application.ineligible_reason}\n\n"
-            "If you have questions, reply to the program officer."
-        )
-    outcome = "eligible and now under review" if eligible else "not eligible"
-    notify_grantee(application, subject=f"Application {application.reference} is {outcome}", body=body + f"\n\n{external_url('applications.view', application_id=application.id)}")
+    notify_grantee(application, "application_eligible" if eligible else "application_ineligible")
     db.session.flush()
 
 
@@ -449,9 +425,5 @@ def grant_extension(*, actor: User, application: Application, until: datetime, r
     application.extension_until = until
     application.extension_reason = reason.strip()
     record_event(actor, "application.extension_granted", application, changes_between(before, {"extension_until": until, "extension_reason": application.extension_reason}))
-    notify_grantee(
-        application,
-        subject=f"Deadline extension for application {application.reference}",
-        body=f"The program officer extended the deadline of application {application.reference} to {format_instant(until)}.\n\n{external_url('applications.view', application_id=application.id)}",
-    )
+    notify_grantee(application, "extension_granted")
     db.session.flush()

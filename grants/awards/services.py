@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
@@ -35,7 +36,7 @@ from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.money import format_money
-from grants.notifications.services import external_url, queue_message
+from grants.notifications.emails import notify
 from grants.permissions import (
     can_act_on_disbursement,
     can_make_award,
@@ -107,12 +108,7 @@ def create_award(
     })
     record_event(actor, "application.awarded", application, {"status": {"before": APPLICATION_APPROVED, "after": AWARDED}, "award": award.award_number})
     _generate_reports(award)
-    _notify_grantee(award, f"Award {award.award_number} made", (
-        f"{program.name} has made award {award.award_number} of {format_money(amount)} to "
-        f"{application.organization.legal_name} for \"{application.title}\", for {start_date:%B %-d, %Y} to {end_date:%B %-d, %Y}.\n"
-        + (f"\nConditions: {award.conditions}\n" if award.conditions else "")
-        + "\nThe program officer will send the award agreement for signature."
-    ))
+    _notify_grantee(award, "award_made")
     return award
 
 
@@ -151,8 +147,8 @@ def terminate_award(*, actor: User, award_id: int, reason: str) -> None:
         _add_amendment(actor, award, delta=paid - award.amount_cents, new_end_date=None, reason=f"Termination: {reason.strip()}", closeout=True)
     award.termination_reason = reason.strip()
     award.closed_at = utcnow()
-    transition(award, AwardStatus.TERMINATED, actor=actor, details={"reason": award.termination_reason}, notify=lambda: (
-        _notify_grantee(award, f"Award {award.award_number} terminated", f"Award {award.award_number} has been terminated.\nReason: {award.termination_reason}")))
+    transition(award, AwardStatus.TERMINATED, actor=actor, details={"reason": award.termination_reason},
+               notify=lambda: _notify_grantee(award, "award_terminated"))
     db.session.flush()
 
 
@@ -234,14 +230,14 @@ def close_out_award(*, actor: User, award_id: int) -> Amendment | None:
         amendment = _add_amendment(actor, award, delta=-unspent, new_end_date=None,
                                    reason=f"Closeout: unspent balance of {format_money(unspent)} released to the program budget.", closeout=True)
     award.closed_at = utcnow()
-    transition(award, AwardStatus.CLOSED, actor=actor, details={"released_cents": unspent}, notify=lambda: (
-        _notify_grantee(award, f"Award {award.award_number} closed out", f"Award {award.award_number} is closed. Total paid: {format_money(figures.paid_cents)}.")))
+    transition(award, AwardStatus.CLOSED, actor=actor, details={"released_cents": unspent},
+               notify=lambda: _notify_grantee(award, "award_closed", paid_cents=figures.paid_cents))
     db.session.flush()
     return amendment
 
 
-def _notify_grantee(award: Award, subject: str, body: str) -> None:
-    notify_grantee(award.application, subject=subject, body=f"{body}\n\n{external_url('awards.award_detail', award_id=award.id)}")
+def _notify_grantee(award: Award, event: str, **context: Any) -> None:
+    notify_grantee(award.application, event, award=award, **context)
 
 
 # Payments -------------------------------------------------------------------------------------
@@ -329,9 +325,7 @@ def approve_payment(*, actor: User, disbursement_id: int, comment: str = "") -> 
     disbursement.finance_comment = comment.strip()
     transition(disbursement, DisbursementStatus.APPROVED, actor=actor, subject=award, details={
         "disbursement": disbursement.id, "amount_cents": disbursement.amount_cents, "comment": disbursement.finance_comment,
-    }, notify=lambda: _notify_grantee(award, f"Payment approved on award {award.award_number}",
-                    f"Your payment request of {format_money(disbursement.amount_cents)} has been approved and will be paid."
-                    + (f"\nComment: {disbursement.finance_comment}" if disbursement.finance_comment else "")))
+    }, notify=lambda: _notify_grantee(award, "payment_approved", disbursement=disbursement))
     db.session.flush()
     return disbursement
 
@@ -349,8 +343,7 @@ def reject_payment(*, actor: User, disbursement_id: int, comment: str) -> Disbur
         raise DomainError("Tell the grantee why the request is rejected.", "comment")
     disbursement.finance_comment = comment.strip()
     _void(actor, disbursement, f"Rejected: {comment.strip()}")
-    _notify_grantee(award, f"Payment request rejected on award {award.award_number}",
-                    f"Your payment request of {format_money(disbursement.amount_cents)} was not approved.\nReason: {comment.strip()}")
+    _notify_grantee(award, "payment_rejected", disbursement=disbursement)
     db.session.flush()
     return disbursement
 
@@ -380,9 +373,7 @@ def mark_paid(*, actor: User, disbursement_id: int, paid_on: date, payment_refer
 
 
 def _notify_paid(award: Award, disbursement: Disbursement) -> None:
-    _notify_grantee(award, f"Payment made on award {award.award_number}",
-                    f"{format_money(disbursement.amount_cents)} was paid on {disbursement.paid_on:%B %-d, %Y} "
-                    f"(reference {disbursement.payment_reference}).")
+    _notify_grantee(award, "payment_made", disbursement=disbursement)
 
 
 def record_payment(*, actor: User, award_id: int, amount_cents: int, paid_on: date, payment_reference: str, description: str) -> Disbursement:
@@ -552,8 +543,7 @@ def review_report(*, actor: User, report_id: int, accept: bool, comment: str) ->
     report.review_comment = comment.strip()
     award = report.award
     transition(report, outcome, actor=actor, subject=award, details={"report": report.id, "comment": report.review_comment},
-               notify=None if accept else lambda: _notify_grantee(award, f"Revision requested: {report.title} for award {award.award_number}",
-                        f"The program officer asked for changes to {report.title.lower()} ({report.period_start:%b %-d} to {report.period_end:%b %-d, %Y}).\n\n{report.review_comment}"))
+               notify=None if accept else lambda: _notify_grantee(award, "report_revision_requested", report=report))
     db.session.flush()
     return report
 
@@ -577,13 +567,6 @@ def queue_report_reminders(today: date) -> int:
         stage = "overdue" if report.due_on < today else "due_soon"
         award = report.award
         for email in grantee_recipients(award.application):
-            subject = (f"Overdue: {report.title} for award {award.award_number}" if stage == "overdue"
-                       else f"Due {report.due_on:%B %-d}: {report.title} for award {award.award_number}")
-            message = queue_message(
-                to=email, subject=subject, dedupe_key=f"report:{report.id}:{stage}:{email}",
-                body=(f"{report.title} for award {award.award_number} covers {report.period_start:%B %-d, %Y} to "
-                      f"{report.period_end:%B %-d, %Y} and {'was' if stage == 'overdue' else 'is'} due on {report.due_on:%B %-d, %Y}.\n\n"
-                      f"{external_url('awards.report', report_id=report.id)}"),
-            )
-            queued += message is not None
+            queued += len(notify("report_overdue" if stage == "overdue" else "report_due_soon", to=email,
+                                 dedupe_key=f"report:{report.id}:{stage}:{email}", award=award, report=report))
     return queued

@@ -20,11 +20,10 @@ from grants.applications.models import (
     Application,
 )
 from grants.audit.services import record_event
-from grants.clock import format_instant
 from grants.db import lock_row
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.notifications.services import external_url, queue_message
+from grants.notifications.emails import notify
 from grants.permissions import (
     can_manage_application,
     can_manage_assignment,
@@ -157,15 +156,7 @@ def _create_assignment(*, actor: User, application: Application, reviewer: User)
     assignment = ReviewAssignment(application_id=application.id, reviewer_id=reviewer.id, assigned_by_id=actor.id)
     db.session.add(assignment)
     db.session.flush()
-    program = application.program
-    deadline = f" by {format_instant(program.review_deadline)}" if program.review_deadline else ""
-    queue_message(
-        to=reviewer.email,
-        subject=f"Review assigned: {application.reference}",
-        body=(f"You have been asked to review application {application.reference} for {program.name}{deadline}.\n"
-              f"First declare whether you have a conflict of interest:\n"
-              f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
-    )
+    notify("review_assigned", to=reviewer.email, assignment=assignment)
     return assignment
 
 
@@ -264,12 +255,7 @@ def remove_assignment(*, actor: User, assignment: ReviewAssignment) -> None:
 
 
 def _tell_unassigned(reviewer: User, application: Application) -> None:
-    queue_message(
-        to=reviewer.email,
-        subject=f"Review no longer needed: {application.reference}",
-        body=(f"You no longer need to review application {application.reference} for {application.program.name}; "
-              "the program officer has taken it off your list. Any scores you had saved for it were discarded."),
-    )
+    notify("review_unassigned", to=reviewer.email, application=application)
 
 
 def _check_removable(assignment: ReviewAssignment) -> None:

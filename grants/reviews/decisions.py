@@ -20,7 +20,6 @@ from grants.db import lock_row
 from grants.errors import DomainError
 from grants.extensions import db
 from grants.money import format_money
-from grants.notifications.services import external_url
 from grants.permissions import (
     can_decide,
     can_manage_program,
@@ -89,14 +88,8 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     })
     from grants.applications.services import notify_grantee
 
-    wording = {
-        APPROVED: f"has been approved for {format_money(approved_cents or 0)}. The program officer will contact you about the award agreement.",
-        DECLINED: "was not selected for funding.",
-        WAITLISTED: "has been placed on the waiting list. If funds become available it may still be approved.",
-    }[outcome]
-    notify_grantee(application, subject=f"Decision on application {application.reference}",
-                    body=(f"Application {application.reference}, \"{application.title}\", {wording}\n\n"
-                          f"{external_url('applications.view', application_id=application.id)}"))
+    notify_grantee(application, {APPROVED: "application_approved", DECLINED: "application_declined",
+                                 WAITLISTED: "application_waitlisted"}[outcome], decision=decision)
     return decision
 
 

@@ -71,7 +71,7 @@ _NOW = {
 
 
 def transition(assignment: ReviewAssignment, to: ReviewStatus | ConflictStatus, *, actor: User, event: str | None,
-               details: dict[str, Any] | None = None, notify: Callable[[ReviewAssignment], None] | None = None,
+               details: dict[str, Any] | None = None, then_notify: Callable[[ReviewAssignment], None] | None = None,
                ) -> ReviewAssignment:
     """Move ``assignment`` to ``to`` (a review status, or a conflict-of-interest status).
 
@@ -79,7 +79,7 @@ def transition(assignment: ReviewAssignment, to: ReviewStatus | ConflictStatus, 
     ``CONFLICT_TRANSITIONS``): a move the table does not allow raises DomainError and changes
     nothing. Then sets the status, records ``event`` on the application (``{"assignment": id,
     **details}``; no event when ``event`` is None, for a move that is part of another one's event)
-    and calls ``notify`` to queue the notification. Returns the locked assignment.
+    and calls ``then_notify`` to queue the notification. Returns the locked assignment.
     """
     db.session.flush()  # the lock reads the row afresh: what the caller set before the move must not be lost
     locked = lock_row(type(assignment), assignment.id)
@@ -97,6 +97,6 @@ def transition(assignment: ReviewAssignment, to: ReviewStatus | ConflictStatus, 
         locked.status = to.value
     if event is not None:
         record_event(actor, event, locked.application, {"assignment": locked.id, **(details or {})})
-    if notify is not None:
-        notify(locked)
+    if then_notify is not None:
+        then_notify(locked)
     return locked

@@ -16,7 +16,7 @@ from grants.audit.services import record_event
 from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.notifications.services import external_url, queue_message
+from grants.notifications.emails import notify
 from grants.permissions import (
     can_manage_assignment,
     can_score,
@@ -102,22 +102,14 @@ def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: b
         assignment.coi_reason = reason.strip()
         transition(assignment, ReviewStatus.RECUSED, actor=actor, event=None)
         transition(assignment, ConflictStatus.CONFLICTED, actor=actor, event="review.conflict_declared",
-                   details={"reason": assignment.coi_reason}, notify=lambda a: _tell_officers_of_conflict(actor, a))
+                   details={"reason": assignment.coi_reason}, then_notify=lambda a: _tell_officers_of_conflict(actor, a))
     else:
         transition(assignment, ConflictStatus.NONE, actor=actor, event="review.no_conflict_declared")
     db.session.flush()
 
 
 def _tell_officers_of_conflict(actor: User, assignment: ReviewAssignment) -> None:
-    application = assignment.application
-    for officer in _program_officers():
-        queue_message(
-            to=officer.email,
-            subject=f"Conflict of interest declared on {application.reference}",
-            body=(f"{actor.name} declared a conflict of interest on {application.reference} and is recused.\n"
-                  f"Reason: {assignment.coi_reason}\n\nAssign another reviewer:\n"
-                  f"{external_url('reviews.manage', program_id=application.program_id)}"),
-        )
+    notify("conflict_declared", to=[officer.email for officer in _program_officers()], assignment=assignment)
 
 
 def _program_officers() -> list[User]:
@@ -231,14 +223,9 @@ def reopen_review(*, actor: User, assignment: ReviewAssignment, reason: str) -> 
     assignment.submitted_at = None
     transition(assignment, ReviewStatus.IN_PROGRESS, actor=actor, event="review.reopened",
                details={"reason": reason.strip(), "previous_total": previous},
-               notify=lambda a: _tell_reopened(a, reason.strip()))
+               then_notify=lambda a: _tell_reopened(a, reason.strip()))
     db.session.flush()
 
 
 def _tell_reopened(assignment: ReviewAssignment, reason: str) -> None:
-    queue_message(
-        to=assignment.reviewer.email,
-        subject=f"Review reopened: {assignment.application.reference}",
-        body=(f"The program officer reopened your review of {assignment.application.reference}.\nReason: {reason}\n\n"
-              f"{external_url('reviews.assignment', assignment_id=assignment.id)}"),
-    )
+    notify("review_reopened", to=assignment.reviewer.email, assignment=assignment, reason=reason)
