@@ -18,7 +18,7 @@ from grants.applications.forms import (
     SubmitForm,
     WithdrawForm,
 )
-from grants.applications.models import MAX_BUDGET_LINES, WITHDRAWABLE, Application, Attachment, Partner
+from grants.applications.models import MAX_BUDGET_LINES, Application, Attachment, Partner
 from grants.audit.models import AuditEvent
 from grants.clock import format_remaining
 from grants.db import utcnow
@@ -32,7 +32,7 @@ from grants.permissions import (
     login_required,
     roles_required,
 )
-from grants.programs.models import PUBLISHED, Program
+from grants.programs.models import Program
 from grants.uploads import download_name, stored_path
 
 STEPS = [
@@ -94,7 +94,7 @@ def _step_context(application: Application, current: str) -> dict:
 @bp.route("/opportunities/<slug>/apply", methods=["GET", "POST"])
 @roles_required(APPLICANT)
 def start(slug: str):
-    program = db.session.scalar(sa.select(Program).where(Program.slug == slug, Program.status == PUBLISHED))
+    program = db.session.scalar(sa.select(Program).where(Program.slug == slug, Program.is_published))
     if program is None:
         abort(404)
     organizations = db.session.scalars(
@@ -130,7 +130,7 @@ def view(application_id: int):
             .where(AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application.id))
             .order_by(AuditEvent.id)
         ).all()
-    screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.status == "submitted" else None
+    screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.can_be_screened else None
     from grants.reviews.services import current_decision, shared_comments
 
     member = is_member(current_user, application.organization_id)
@@ -139,7 +139,7 @@ def view(application_id: int):
     return render_template(
         "applications/view.html", application=application, history=history, screen_form=screen_form,
         gaps=services.completeness(application) if application.is_draft else [],
-        can_withdraw=application.status in WITHDRAWABLE and member,
+        can_withdraw=application.can_be_withdrawn and member,
         decision=current_decision(application) if sees_outcome else None,
         comments=shared_comments(application) if sees_outcome else [], sees_outcome=sees_outcome,
     )

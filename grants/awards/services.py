@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
 from grants.accounts.models import User
-from grants.applications.models import APPROVED as APPLICATION_APPROVED
-from grants.applications.models import AWARDED, Application, Attachment
+from grants.applications import lifecycle as application_lifecycle
+from grants.applications.lifecycle import ApplicationStatus
+from grants.applications.models import Application, Attachment
 from grants.applications.services import grantee_recipients, notify_grantee
 from grants.audit.services import record_event
 from grants.awards.models import (
@@ -107,7 +108,7 @@ def committed_cents(program_id: int, *, excluding_application_id: int | None = N
         sa.select(sa.func.coalesce(sa.func.sum(Award.amount_cents), 0)).where(Award.program_id == program_id)
     )
     approved = sa.select(sa.func.coalesce(sa.func.sum(Application.approved_cents), 0)).where(
-        Application.program_id == program_id, Application.status == APPLICATION_APPROVED
+        Application.program_id == program_id, Application.is_approved
     )
     if excluding_application_id is not None:
         approved = approved.where(Application.id != excluding_application_id)
@@ -146,8 +147,8 @@ def create_award(
     """
     application = lock_row(Application, application_id)
     require(application is not None and can_make_award(actor, application))
-    if application.status != APPLICATION_APPROVED:
-        raise DomainError(f"Only an approved application can be awarded; {application.reference} is {application.status_label.lower()}.")
+    if not application.is_awardable:
+        raise DomainError(application_lifecycle.refusal(application, ApplicationStatus.AWARDED))
     _check_period(start_date, end_date)
     approved = application.approved_cents or application.requested_cents
     amount = approved if amount_cents is None else amount_cents
@@ -166,13 +167,13 @@ def create_award(
         created_by_id=actor.id,
     )
     db.session.add(award)
-    application.status = AWARDED
     db.session.flush()
     record_event(actor, "award.created", award, {
         "award_number": award.award_number, "application": application.reference, "amount_cents": amount,
         "start_date": start_date, "end_date": end_date, "conditions": award.conditions,
     })
-    record_event(actor, "application.awarded", application, {"status": {"before": APPLICATION_APPROVED, "after": AWARDED}, "award": award.award_number})
+    application_lifecycle.transition(application, ApplicationStatus.AWARDED, actor=actor, event="application.awarded",
+                                     details={"award": award.award_number})
     _generate_reports(award)
     _notify_grantee(award, f"Award {award.award_number} made", (
         f"{program.name} has made award {award.award_number} of {format_money(amount)} to "
@@ -671,7 +672,7 @@ def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures
         .order_by(Program.fiscal_year.desc(), Program.name)
     )
     approved = (sa.select(Application.program_id, sa.func.sum(Application.approved_cents).label("approved"))
-                .where(Application.status == APPLICATION_APPROVED).group_by(Application.program_id).subquery())
+                .where(Application.is_approved).group_by(Application.program_id).subquery())
     stmt = stmt.add_columns(sa.func.coalesce(approved.c.approved, 0)).outerjoin(approved, approved.c.program_id == Program.id)
     if program_ids is not None:
         stmt = stmt.where(Program.id.in_(program_ids))

@@ -17,15 +17,9 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from grants.accounts.models import REVIEWER, Organization, User, UserRole
-from grants.applications.models import (
-    APPROVED,
-    AWARDED,
-    DECLINED,
-    UNDER_REVIEW,
-    WAITLISTED,
-    Application,
-    Partner,
-)
+from grants.applications import lifecycle as application_lifecycle
+from grants.applications.lifecycle import ApplicationStatus
+from grants.applications.models import Application, Partner
 from grants.audit.services import record_event
 from grants.clock import format_instant
 from grants.db import lock_row, utcnow
@@ -45,15 +39,18 @@ from grants.permissions import (
 )
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
 from grants.reviews.models import (
+    APPROVED,
     ASSIGNED,
     COI_CONFLICTED,
     COI_NONE,
     COI_PENDING,
+    DECLINED,
     IN_PROGRESS,
     OUTCOMES,
     RECOMMENDATIONS,
     RECUSED,
     SUBMITTED,
+    WAITLISTED,
     Decision,
     ReviewAssignment,
     ReviewerAffiliation,
@@ -65,7 +62,14 @@ MIN_REVIEWS_TO_NORMALIZE = 3
 # or do-not-fund at or above the upper one.
 FUND_BELOW = 50.0
 DO_NOT_FUND_AT_OR_ABOVE = 70.0
-DECIDABLE = {UNDER_REVIEW, WAITLISTED}
+DECIDABLE = application_lifecycle.DECIDABLE
+# The status a decision puts its application in. A decision's outcome and an application's status
+# are different things that happen to share words: map one to the other, never copy it across.
+STATUS_AFTER = {
+    APPROVED: ApplicationStatus.APPROVED,
+    DECLINED: ApplicationStatus.DECLINED,
+    WAITLISTED: ApplicationStatus.WAITLISTED,
+}
 
 
 def review_total(points_by_criterion: dict[int, int], criteria: list[Criterion]) -> float:
@@ -139,7 +143,7 @@ def _assign_locked(*, actor: User, application: Application, reviewer: User) -> 
 
 
 def _check_assignable(application: Application, reviewer: User, field: str | None = None) -> None:
-    if application.status != UNDER_REVIEW:
+    if not application.is_under_review:
         raise DomainError(f"{application.reference} is not under review; only eligible applications are assigned.")
     if not reviewer.has_role(REVIEWER) or not reviewer.active:
         raise DomainError(f"{reviewer.name} is not an active reviewer.", field)
@@ -190,7 +194,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     if not pool:
         raise DomainError("There are no active reviewers to assign.")
     locked_ids = db.session.scalars(
-        sa.select(Application.id).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        sa.select(Application.id).where(Application.program_id == program.id, Application.is_under_review)
         .order_by(Application.id).with_for_update()
     ).all()
     program = lock_row(Program, program.id)
@@ -208,7 +212,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     for user_id, name in db.session.execute(sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)):
         affiliations[user_id].add(_norm(name))
     applications = db.session.scalars(
-        sa.select(Application).where(Application.id.in_(locked_ids), Application.status == UNDER_REVIEW)
+        sa.select(Application).where(Application.id.in_(locked_ids), Application.is_under_review)
         .options(sa.orm.selectinload(Application.partners), sa.orm.joinedload(Application.organization))
         .order_by(Application.reference).execution_options(populate_existing=True)
     ).all()
@@ -554,14 +558,13 @@ class RankedApplication:
         return None if self.minimum is None else self.maximum - self.minimum
 
 
-RANKED_STATUSES = (UNDER_REVIEW, APPROVED, DECLINED, WAITLISTED, AWARDED)
 
 
 def _submitted_reviews(program_id: int):
     return (
         sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id, ReviewAssignment.total_score.label("x"), ReviewAssignment.recommendation)
         .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(Application.program_id == program_id, Application.status.in_(RANKED_STATUSES),
+        .where(Application.program_id == program_id, Application.was_eligible,
                ReviewAssignment.status == SUBMITTED)
     )
 
@@ -641,7 +644,7 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
                   stats.c.median, sa.func.count().over().label("total"))
         .join(Organization, Organization.id == Application.organization_id)
         .outerjoin(stats, stats.c.application_id == Application.id)
-        .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
+        .where(Application.program_id == program.id, Application.was_eligible)
         .order_by(key.is_(None), key.desc(), Application.reference)
     )
     if hidden:
@@ -656,7 +659,7 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
 def _ranked(program: Program, rows, *, page: bool) -> list[RankedApplication]:
     partner_types = defaultdict(set)
     stmt = (sa.select(Partner.application_id, Partner.partner_type).join(Application)
-            .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES)))
+            .where(Application.program_id == program.id, Application.was_eligible))
     if page:
         stmt = stmt.where(Partner.application_id.in_([row[0] for row in rows]))
     if rows:
@@ -705,7 +708,7 @@ def ranking_page(program: Program, order: str, page: int, per_page: int,
     if rows:
         return _ranked(program, rows, page=True), rows[0][-1]
     stmt = sa.select(sa.func.count()).select_from(Application).where(
-        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
+        Application.program_id == program.id, Application.was_eligible)
     if hidden:
         stmt = stmt.where(Application.id.not_in(sorted(hidden)))
     return [], db.session.scalar(stmt)
@@ -716,7 +719,7 @@ def hidden_from_ranking(program: Program, hidden: set[int]) -> int:
     if not hidden:
         return 0
     return db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
-        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES), Application.id.in_(sorted(hidden))))
+        Application.program_id == program.id, Application.was_eligible, Application.id.in_(sorted(hidden))))
 
 
 def standing_flags(application: Application) -> list[str]:
@@ -883,14 +886,16 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     not a program officer or declared a conflict of interest on the application. Approving while the
     ranking flags the application (``standing_flags``) needs ``flags_read``, the officer's confirmation
     that they read the flags: without it DomainError (field ``flags_read``) naming them. The flags
-    decided against are kept in the audit event.
+    decided against are kept in the audit event. An application that is not under review or
+    waitlisted (a draft, a withdrawn or approved one…) is refused with DomainError ("… only
+    applications under review or waitlisted can be decided.") and nothing changes.
     """
     application = lock_row(Application, application_id)
     require(application is not None and can_decide(actor, application))
     if outcome not in OUTCOMES:
         raise DomainError("Choose approve, decline or waitlist.", "outcome")
-    if application.status not in DECIDABLE:
-        raise DomainError(f"{application.reference} is {application.status_label.lower()}; only applications under review or waitlisted can be decided.")
+    if not application.is_decidable:
+        raise DomainError(application_lifecycle.refusal(application, STATUS_AFTER[outcome]))
     if not rationale.strip():
         raise DomainError("Give the rationale for the decision.", "rationale")
     if outcome == APPROVED:
@@ -910,16 +915,12 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     if outcome == APPROVED and flags and not flags_read:
         raise DomainError(f"The ranking flags this application: {'; '.join(flags)}. Tick the box to confirm you have read "
                           "the flags and approve it anyway.", "flags_read")
-    before = application.status
     decision = Decision(application_id=application.id, outcome=outcome, approved_cents=approved_cents,
                         rationale=rationale.strip(), decided_by_id=actor.id)
     db.session.add(decision)
-    application.status = outcome
     application.approved_cents = approved_cents
-    db.session.flush()
-    record_event(actor, "application.decided", application, {
-        "status": {"before": before, "after": outcome}, "approved_cents": approved_cents, "rationale": decision.rationale,
-        **({"open_flags": flags} if flags else {}),
+    application_lifecycle.transition(application, STATUS_AFTER[outcome], actor=actor, event="application.decided", details={
+        "approved_cents": approved_cents, "rationale": decision.rationale, **({"open_flags": flags} if flags else {}),
     })
     from grants.applications.services import notify_grantee
 
@@ -984,7 +985,7 @@ def current_decision(application: Application) -> Decision | None:
 
 def shared_comments(application: Application) -> list[dict]:
     """Submitted reviewers' comments for the applicant, without names, when the program shares them."""
-    if not application.program.share_reviewer_comments or application.status not in (APPROVED, DECLINED, WAITLISTED, AWARDED):
+    if not application.program.share_reviewer_comments or not application.is_decided:
         return []
     assignments = db.session.scalars(
         sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id, ReviewAssignment.status == SUBMITTED)
