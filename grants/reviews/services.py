@@ -919,19 +919,21 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
                         rationale=rationale.strip(), decided_by_id=actor.id)
     db.session.add(decision)
     application.approved_cents = approved_cents
-    application_lifecycle.transition(application, STATUS_AFTER[outcome], actor=actor, event="application.decided", details={
-        "approved_cents": approved_cents, "rationale": decision.rationale, **({"open_flags": flags} if flags else {}),
-    })
     from grants.applications.services import notify_grantee
 
-    wording = {
-        APPROVED: f"has been approved for {format_money(approved_cents or 0)}. The program officer will contact you about the award agreement.",
-        DECLINED: "was not selected for funding.",
-        WAITLISTED: "has been placed on the waiting list. If funds become available it may still be approved.",
-    }[outcome]
-    notify_grantee(application, subject=f"Decision on application {application.reference}",
-                    body=(f"Application {application.reference}, \"{application.title}\", {wording}\n\n"
-                          f"{external_url('applications.view', application_id=application.id)}"))
+    def notify(application: Application) -> None:
+        wording = {
+            APPROVED: f"has been approved for {format_money(approved_cents or 0)}. The program officer will contact you about the award agreement.",
+            DECLINED: "was not selected for funding.",
+            WAITLISTED: "has been placed on the waiting list. If funds become available it may still be approved.",
+        }[outcome]
+        notify_grantee(application, subject=f"Decision on application {application.reference}",
+                       body=(f"Application {application.reference}, \"{application.title}\", {wording}\n\n"
+                             f"{external_url('applications.view', application_id=application.id)}"))
+
+    application_lifecycle.transition(application, STATUS_AFTER[outcome], actor=actor, event="application.decided", details={
+        "approved_cents": approved_cents, "rationale": decision.rationale, **({"open_flags": flags} if flags else {}),
+    }, notify=notify)
     return decision
 
 

@@ -39,7 +39,7 @@ def test_an_award_in_year_9999_is_refused_beside_its_dates(make_client, officer)
     member = factories.make_user(email="member@example.org")
     organization = factories.make_organization(members=[member])
     application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
-    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=None, rationale="Strong")
+    reviews.decide(actor=officer, application_id=application.id, outcome="approved", approved_cents=None, rationale="Strong", flags_read=True)
     db.session.commit()
 
     response = make_client(officer).post_form(f"/applications/{application.id}/award", {
