@@ -171,6 +171,16 @@ def test_a_decision_puts_the_application_in_the_matching_status(world, outcome, 
     assert event.changes["status"] == {"before": "under_review", "after": status.value}
 
 
+def test_the_decision_reads_in_each_audience_s_words(world, make_client):
+    _decide(world, "declined")
+    db.session.commit()
+    application_id = world["application"].id
+    applicant_page = make_client(world["member"]).get(f"/applications/{application_id}").get_data(as_text=True)
+    assert "Decision: Not funded" in applicant_page
+    officer_page = make_client(world["officer"]).get(f"/applications/{application_id}/reviews").get_data(as_text=True)
+    assert "<strong>Declined</strong>" in officer_page
+
+
 @pytest.mark.parametrize("current", list(ApplicationStatus))
 def test_every_application_move_outside_the_table_is_refused(world, current):
     application = world["application"]
