@@ -214,6 +214,8 @@ def register_template_helpers(app: Flask) -> None:
     from grants.money import format_money
     from grants.permissions import TEMPLATE_HELPERS
     from grants.text import ngettext
+    from grants.applications.lifecycle import ApplicationStatus
+    from grants.programs.lifecycle import ProgramStatus
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["instant"] = format_instant
@@ -228,6 +230,9 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.globals["url_with_page"] = url_with_page
     app.jinja_env.globals["ngettext"] = ngettext
+    # Templates compare statuses with the lifecycles' enums, never with spelled-out strings.
+    app.jinja_env.globals["ProgramStatus"] = ProgramStatus
+    app.jinja_env.globals["ApplicationStatus"] = ApplicationStatus
 
     @app.context_processor
     def layout():

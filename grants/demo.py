@@ -20,7 +20,9 @@ from grants.clock import agency_today
 from grants.db import utcnow
 from grants.extensions import db
 from grants.programs import services as programs
+from grants.programs.lifecycle import ProgramStatus
 from grants.programs.models import PARTNER_TYPES
+from grants.reviews.models import APPROVED as APPROVE
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -174,7 +176,7 @@ def _programs(officer: User):
     for program in (open_program, closed_program):
         for name, guidance, max_points, weight in rubric:
             programs.add_criterion(actor=officer, program=program, name=name, guidance=guidance, max_points=max_points, weight=weight)
-        programs.change_program_status(actor=officer, program=program, status="published")
+        programs.change_program_status(actor=officer, program=program, status=ProgramStatus.PUBLISHED)
     return open_program, closed_program
 
 
@@ -219,7 +221,7 @@ def _applications(rng, users, organizations, open_program, closed_program, offic
         applications.submit_application(actor=actor, application_id=application.id, certified=True, now=in_window + timedelta(days=1))
         applications.screen_application(actor=officer, application=application, eligible=index != 3,
                                         reason=None if index != 3 else "The lead applicant is outside the program's service area.")
-    programs.change_program_status(actor=officer, program=closed_program, status="closed")
+    programs.change_program_status(actor=officer, program=closed_program, status=ProgramStatus.CLOSED)
     # The open round: a submitted application with partners of every type, and drafts.
     for index, organization in enumerate(organizations[:3]):
         actor = members[organization.id]
@@ -244,13 +246,13 @@ def _applications(rng, users, organizations, open_program, closed_program, offic
 def _reviews(rng, users, open_program, closed_program, officer) -> None:
     """The pilot is fully reviewed (one reviewer recused), ready for the funding line; the open
     round's submitted application waits for its reviewers' conflict declarations."""
-    from grants.applications.models import UNDER_REVIEW, Application
+    from grants.applications.models import Application
     from grants.reviews import services as reviews
 
     panel = [users["reviewer@example.gov"], users["reviewer2@example.gov"], users["reviewer3@example.gov"]]
     reviews.set_affiliations(actor=panel[1], reviewer=panel[1], names=["Lake County Food Bank"])
     pilot = db.session.scalars(
-        sa.select(Application).where(Application.program_id == closed_program.id, Application.status == UNDER_REVIEW)
+        sa.select(Application).where(Application.program_id == closed_program.id, Application.is_under_review)
         .order_by(Application.reference)
     ).all()
     criteria = list(closed_program.criteria)
@@ -270,7 +272,7 @@ def _reviews(rng, users, open_program, closed_program, officer) -> None:
                                 recommendation="fund" if strength > 0.62 else "fund_with_conditions")
             reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
     submitted = db.session.scalars(
-        sa.select(Application).where(Application.program_id == open_program.id, Application.status == "submitted")
+        sa.select(Application).where(Application.program_id == open_program.id, Application.is_submitted)
         .order_by(Application.id).limit(1)
     ).all()
     for application in submitted:
@@ -300,7 +302,7 @@ def _awarded_round(rng, users, organizations, officer) -> None:
     })
     for name, max_points, weight in (("Community need", 20, 40), ("Partnership strength", 20, 40), ("Feasibility", 20, 20)):
         programs.add_criterion(actor=officer, program=program, name=name, guidance="", max_points=max_points, weight=weight)
-    programs.change_program_status(actor=officer, program=program, status="published")
+    programs.change_program_status(actor=officer, program=program, status=ProgramStatus.PUBLISHED)
     panel = [users["reviewer@example.gov"], users["reviewer3@example.gov"]]
     members = {org.id: db.session.scalar(sa.select(User).join(Membership).where(Membership.organization_id == org.id).order_by(User.id).limit(1))
                for org in organizations}
@@ -319,9 +321,9 @@ def _awarded_round(rng, users, organizations, officer) -> None:
                                 points={c.id: rng.randint(12, 19) for c in program.criteria},
                                 comments={c.id: "Solid." for c in program.criteria}, overall_comment="Fund.", recommendation="fund")
             reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
-        reviews.decide(actor=officer, application_id=application.id, outcome="approved", flags_read=True, approved_cents=None, rationale="Strong partnership plan.")
+        reviews.decide(actor=officer, application_id=application.id, outcome=APPROVE, flags_read=True, approved_cents=None, rationale="Strong partnership plan.")
         made.append((application, actor))
-    programs.change_program_status(actor=officer, program=program, status="closed")
+    programs.change_program_status(actor=officer, program=program, status=ProgramStatus.CLOSED)
 
     today = agency_today()
     start = date(today.year - 1, today.month, 1)

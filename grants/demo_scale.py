@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from grants.accounts.models import APPLICANT, ORGANIZATION_TYPES, REVIEWER, Membership, Organization, User, UserRole, new_session_token
 from grants.accounts.services import hash_password
-from grants.applications.models import AWARDED, DECLINED, WAITLISTED, Application, BudgetLine, Partner
+from grants.applications.lifecycle import ApplicationStatus
+from grants.applications.models import Application, BudgetLine, Partner
 from grants.audit.services import record_event
 from grants.awards.models import (
     ACCEPTED,
@@ -48,8 +49,11 @@ from grants.db import utcnow
 from grants.extensions import db
 from grants.programs import services as programs
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
+from grants.programs.lifecycle import ProgramStatus
 from grants.reviews.lifecycle import ConflictStatus, ReviewStatus
 from grants.reviews.models import APPROVED as APPROVE, Decision, ReviewAssignment, Score
+from grants.reviews.models import DECLINED as DECLINE
+from grants.reviews.models import WAITLISTED as WAITLIST
 from grants.reviews.services import review_total
 
 CODE = "SCL"
@@ -241,8 +245,8 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
     })
     for name, guidance, max_points, weight in RUBRIC:
         programs.add_criterion(actor=officer, program=program, name=name, guidance=guidance, max_points=max_points, weight=weight)
-    programs.change_program_status(actor=officer, program=program, status="published")
-    programs.change_program_status(actor=officer, program=program, status="closed")
+    programs.change_program_status(actor=officer, program=program, status=ProgramStatus.PUBLISHED)
+    programs.change_program_status(actor=officer, program=program, status=ProgramStatus.CLOSED)
     criterion_ids = list(db.session.scalars(
         sa.select(Criterion.id).where(Criterion.program_id == program.id).order_by(Criterion.position, Criterion.id)))
 
@@ -476,13 +480,13 @@ def _plan_decisions(rng: random.Random, apps: list[dict]) -> None:
         if rank < approve:
             full = rng.random() < 0.75
             a["approved"] = a["requested"] if full else _hundreds(a["requested"] * rng.uniform(0.85, 0.95))
-            a["outcome"], a["status"] = APPROVE, AWARDED
+            a["outcome"], a["status"] = APPROVE, ApplicationStatus.AWARDED.value
             a["rationale"] = "Above the funding line." if full else "Above the funding line; equipment costs reduced."
         elif rank < approve + waitlist:
-            a["approved"], a["outcome"], a["status"] = None, WAITLISTED, WAITLISTED
+            a["approved"], a["outcome"], a["status"] = None, WAITLIST, ApplicationStatus.WAITLISTED.value
             a["rationale"] = "Just below the funding line; funded if money is released."
         else:
-            a["approved"], a["outcome"], a["status"] = None, DECLINED, DECLINED
+            a["approved"], a["outcome"], a["status"] = None, DECLINE, ApplicationStatus.DECLINED.value
             a["rationale"] = "Below the funding line."
 
 

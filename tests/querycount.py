@@ -45,7 +45,8 @@ def scale_round(applications: int, *, seed: int = 7) -> ScaleRound:
     """
     from grants import demo_scale
     from grants.accounts.models import Membership, Organization, User
-    from grants.applications.models import DECLINED, UNDER_REVIEW, Application
+    from grants.applications.lifecycle import ApplicationStatus
+    from grants.applications.models import Application
     from grants.programs.models import Program
     from grants.reviews.lifecycle import ConflictStatus, ReviewStatus
     from grants.reviews.models import ReviewAssignment
@@ -62,14 +63,14 @@ def scale_round(applications: int, *, seed: int = 7) -> ScaleRound:
         {"user_id": member.id, "organization_id": organization_id}
         for organization_id in db.session.scalars(sa.select(Organization.id).order_by(Organization.id))
     ])
-    reopened = sa.select(Application.id).where(Application.program_id == program.id, Application.status == DECLINED)
+    reopened = sa.select(Application.id).where(Application.program_id == program.id, Application.status == ApplicationStatus.DECLINED)
     in_review = sa.select(ReviewAssignment.id).where(ReviewAssignment.application_id.in_(reopened))
     db.session.execute(sa.update(ReviewAssignment).where(ReviewAssignment.id.in_(in_review), ReviewAssignment.id % 3 == 0)
                        .values(status=ReviewStatus.ASSIGNED.value, coi_status=ConflictStatus.PENDING.value, coi_declared_at=None, total_score=None, submitted_at=None,
                                recommendation=None))
     db.session.execute(sa.update(ReviewAssignment).where(ReviewAssignment.id.in_(in_review), ReviewAssignment.id % 3 == 1)
                        .values(status=ReviewStatus.IN_PROGRESS.value, total_score=None, submitted_at=None))
-    db.session.execute(sa.update(Application).where(Application.id.in_(reopened)).values(status=UNDER_REVIEW)
+    db.session.execute(sa.update(Application).where(Application.id.in_(reopened)).values(status=ApplicationStatus.UNDER_REVIEW.value)
                        .execution_options(synchronize_session=False))
     reviewer = db.session.scalars(sa.select(User).where(User.email == "reviewer.01@scale.example.gov")).one()
     db.session.commit()

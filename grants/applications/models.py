@@ -3,35 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import Organization, User
+from grants.applications.lifecycle import DECIDABLE, DECIDED, REVIEWED, WITHDRAWABLE, ApplicationStatus
 from grants.db import UTCDateTime, utcnow
 from grants.extensions import db
 from grants.programs.models import PARTNER_TYPES, Program
-
-DRAFT = "draft"
-SUBMITTED = "submitted"
-INELIGIBLE = "ineligible"
-UNDER_REVIEW = "under_review"
-APPROVED = "approved"
-DECLINED = "declined"
-WAITLISTED = "waitlisted"
-AWARDED = "awarded"
-WITHDRAWN = "withdrawn"
-APPLICATION_STATUSES = {
-    DRAFT: "Draft",
-    SUBMITTED: "Submitted",
-    INELIGIBLE: "Ineligible",
-    UNDER_REVIEW: "Under review",
-    APPROVED: "Approved",
-    DECLINED: "Declined",
-    WAITLISTED: "Waitlisted",
-    AWARDED: "Awarded",
-    WITHDRAWN: "Withdrawn",
-}
-# An applicant may withdraw until a decision is made.
-WITHDRAWABLE = {SUBMITTED, UNDER_REVIEW}
 
 BUDGET_CATEGORIES = {
     "personnel": "Personnel",
@@ -56,13 +35,17 @@ ATTACHMENT_KINDS = {
 
 class Application(db.Model):
     __tablename__ = "application"
-    __table_args__ = (sa.Index("ix_application_program_status", "program_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_application_program_status", "program_id", "status"),
+        # The database refuses a status the lifecycle does not know (ck_application_status).
+        sa.CheckConstraint(sa.column("status").in_([s.value for s in ApplicationStatus]), name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(40), unique=True)
     program_id: Mapped[int] = mapped_column(sa.ForeignKey("program.id"), index=True)
     organization_id: Mapped[int] = mapped_column(sa.ForeignKey("organization.id"), index=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default=DRAFT, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=ApplicationStatus.DRAFT.value, index=True)
 
     title: Mapped[str] = mapped_column(sa.String(200), default="")
     summary: Mapped[str] = mapped_column(sa.Text, default="")
@@ -108,11 +91,77 @@ class Application(db.Model):
 
     @property
     def status_label(self) -> str:
-        return APPLICATION_STATUSES[self.status]
+        return ApplicationStatus(self.status).label
+
+    @hybrid_property
+    def is_draft(self) -> bool:
+        """Still being written: the applicant may change it; nobody else sees it yet."""
+        return self.status == ApplicationStatus.DRAFT
+
+    @hybrid_property
+    def is_submitted(self) -> bool:
+        """Submitted and waiting for eligibility screening."""
+        return self.status == ApplicationStatus.SUBMITTED
 
     @property
-    def is_draft(self) -> bool:
-        return self.status == DRAFT
+    def can_be_screened(self) -> bool:
+        return self.is_submitted
+
+    @hybrid_property
+    def is_under_review(self) -> bool:
+        return self.status == ApplicationStatus.UNDER_REVIEW
+
+    @hybrid_property
+    def is_ineligible(self) -> bool:
+        return self.status == ApplicationStatus.INELIGIBLE
+
+    @hybrid_property
+    def is_withdrawn(self) -> bool:
+        return self.status == ApplicationStatus.WITHDRAWN
+
+    @hybrid_property
+    def is_approved(self) -> bool:
+        """Approved and not yet awarded: the officer may make the award."""
+        return self.status == ApplicationStatus.APPROVED
+
+    @property
+    def is_awardable(self) -> bool:
+        return self.is_approved
+
+    @hybrid_property
+    def is_decidable(self) -> bool:
+        """Under review or on the waiting list: a decision may be recorded."""
+        return self.status in DECIDABLE
+
+    @is_decidable.inplace.expression
+    @classmethod
+    def _is_decidable_expression(cls):
+        return cls.status.in_(sorted(DECIDABLE))
+
+    @hybrid_property
+    def is_decided(self) -> bool:
+        """A decision is in force (approved, declined or waitlisted) or the award was made."""
+        return self.status in DECIDED
+
+    @is_decided.inplace.expression
+    @classmethod
+    def _is_decided_expression(cls):
+        return cls.status.in_(sorted(DECIDED))
+
+    @hybrid_property
+    def was_eligible(self) -> bool:
+        """Screened eligible: under review or past it, so it is ranked and has reviews to show."""
+        return self.status in REVIEWED
+
+    @was_eligible.inplace.expression
+    @classmethod
+    def _was_eligible_expression(cls):
+        return cls.status.in_(sorted(REVIEWED))
+
+    @property
+    def can_be_withdrawn(self) -> bool:
+        """The applicant may withdraw it: submitted or under review, until a decision."""
+        return self.status in WITHDRAWABLE
 
     @property
     def partner_types(self) -> list[str]:

@@ -21,7 +21,8 @@ from grants.applications.forms import (
     SubmitForm,
     WithdrawForm,
 )
-from grants.applications.models import APPLICATION_STATUSES, MAX_BUDGET_LINES, WITHDRAWABLE, Application, Attachment, Partner
+from grants.applications.lifecycle import LABELS as APPLICATION_STATUSES
+from grants.applications.models import MAX_BUDGET_LINES, Application, Attachment, Partner
 from grants.audit.models import AuditEvent
 from grants.clock import format_remaining
 from grants.db import page_number, query_text, utcnow
@@ -37,7 +38,7 @@ from grants.permissions import (
     login_required,
     roles_required,
 )
-from grants.programs.models import PARTNER_TYPES, PUBLISHED, Program
+from grants.programs.models import PARTNER_TYPES, Program
 from grants.uploads import download_name, stored_path
 
 PROGRAM_PAGE_SIZE = 25  # a program's applications per page
@@ -101,7 +102,7 @@ def _step_context(application: Application, current: str) -> dict:
 @bp.route("/opportunities/<slug>/apply", methods=["GET", "POST"])
 @roles_required(APPLICANT)
 def start(slug: str):
-    program = db.session.scalar(sa.select(Program).where(Program.slug == slug, Program.status == PUBLISHED))
+    program = db.session.scalar(sa.select(Program).where(Program.slug == slug, Program.is_published))
     if program is None:
         abort(404)
     organizations = db.session.scalars(
@@ -137,14 +138,14 @@ def view(application_id: int):
             .where(AuditEvent.entity_type == "application", AuditEvent.entity_id == str(application.id))
             .order_by(AuditEvent.id)
         ).all()
-    screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.status == "submitted" else None
+    screen_form = ScreenForm() if current_user.has_role(PROGRAM_OFFICER) and application.can_be_screened else None
     member = is_member(current_user, application.organization_id)
     # A reviewer reads the proposal, never the decision or the other reviewers' comments.
     sees_outcome = member or current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN)
     return render_template(
         "applications/view.html", application=application, history=history, screen_form=screen_form,
         gaps=services.completeness(application) if application.is_draft else [],
-        can_withdraw=application.status in WITHDRAWABLE and member, sees_outcome=sees_outcome,
+        can_withdraw=application.can_be_withdrawn and member, sees_outcome=sees_outcome,
     )
 
 

@@ -10,16 +10,12 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
 from grants.accounts.models import Membership, Organization, User
+from grants.applications import lifecycle
+from grants.applications.lifecycle import ApplicationStatus
 from grants.applications.models import (
     ATTACHMENT_KINDS,
     BUDGET_CATEGORIES,
-    DRAFT,
     MAX_BUDGET_LINES,
-    INELIGIBLE,
-    SUBMITTED,
-    UNDER_REVIEW,
-    WITHDRAWABLE,
-    WITHDRAWN,
     Application,
     Attachment,
     BudgetLine,
@@ -33,7 +29,7 @@ from grants.extensions import db
 from grants.money import format_money
 from grants.notifications.emails import notify
 from grants.permissions import can_manage_application, is_member, require
-from grants.programs.models import CLOSED, PUBLISHED, Program
+from grants.programs.models import Program
 from grants.uploads import StoredFile, remove_after_commit, store_upload
 
 PROJECT_FIELDS = (
@@ -53,7 +49,7 @@ def _require_member(actor: User, application: Application) -> None:
 
 
 def _require_draft(application: Application) -> None:
-    if application.status != DRAFT:
+    if not application.is_draft:
         raise DomainError(
             f"This application is {application.status_label.lower()} and can no longer be changed."
         )
@@ -85,7 +81,7 @@ def start_application(*, actor: User, program: Program, organization: Organizati
         reference=f"{program.code}-{program.fiscal_year}-{program.last_application_number:04d}",
         program=program,
         organization=organization,
-        status=DRAFT,
+        status=ApplicationStatus.DRAFT.value,
         created_by_id=actor.id,
     )
     db.session.add(application)
@@ -307,7 +303,7 @@ def completeness(application: Application) -> list[Gap]:
 def submission_refusal(application: Application, now: datetime) -> str | None:
     """Why this application cannot be submitted now, or None."""
     program = application.program
-    if application.status != DRAFT:
+    if not application.is_draft:
         when = format_instant(application.submitted_at) if application.submitted_at else ""
         return (
             f"This application was already submitted{' on ' + when if when else ''}; nothing was changed."
@@ -316,8 +312,7 @@ def submission_refusal(application: Application, now: datetime) -> str | None:
         )
     # Closing the program ends the round but not an extension the program officer granted.
     extended = application.extension_until is not None and application.deadline() == application.extension_until
-    accepting = program.status == PUBLISHED or (program.status == CLOSED and extended)
-    if not accepting or now < program.opens_at:
+    if not program.accepts_submissions_in_status(extended) or now < program.opens_at:
         return "This funding opportunity is not accepting applications."
     if now >= application.deadline():
         return (
@@ -346,15 +341,12 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
         raise NotAccepted("The application is not complete yet; see the checklist.")
     if not certified:
         raise NotAccepted("Check the certification to submit.", "certify")
-    application.status = SUBMITTED
     application.submitted_at = now
     application.submitted_by_id = actor.id
-    record_event(actor, "application.submitted", application, {
-        "status": {"before": DRAFT, "after": SUBMITTED},
+    lifecycle.transition(application, ApplicationStatus.SUBMITTED, actor=actor, event="application.submitted", error=NotAccepted, details={
         "requested_cents": application.requested_cents,
         "match_cents": application.match_cents,
-    })
-    notify_grantee(application, "application_received", actor=actor)
+    }, then_notify=lambda application: notify_grantee(application, "application_received", actor=actor))
     db.session.flush()
     return application
 
@@ -374,34 +366,40 @@ def notify_grantee(application: Application, event: str, **context: Any) -> None
 
 
 def withdraw_application(*, actor: User, application: Application, reason: str) -> None:
+    """Withdraw a submitted application or one under review, with the applicant's reason.
+
+    Locks the application first, so a decision racing the withdrawal waits and one of them is
+    refused. Raises DomainError (nothing changes) for an actor who is not a member of the applicant
+    organization, and for an application that is no longer withdrawable ("A declined application
+    cannot be withdrawn.").
+    """
     application = lock_row(Application, application.id)  # a decision racing the withdrawal waits
     _require_member(actor, application)
-    if application.status not in WITHDRAWABLE:
-        raise DomainError(f"A {application.status_label.lower()} application cannot be withdrawn.")
-    before = application.status
-    application.status = WITHDRAWN
+    lifecycle.transition(application, ApplicationStatus.WITHDRAWN, actor=actor, event="application.withdrawn",
+                         details={"reason": reason})
     application.withdrawn_at = utcnow()
     application.withdrawn_reason = reason
-    record_event(actor, "application.withdrawn", application, {"status": {"before": before, "after": WITHDRAWN}, "reason": reason})
     db.session.flush()
 
 
 def screen_application(*, actor: User, application: Application, eligible: bool, reason: str | None) -> None:
     """Mark a submitted application eligible (under review) or ineligible with a reason.
 
-    Raises NotPermitted (404) for an actor who is not a program officer or declared a conflict on it."""
+    Raises NotPermitted (404) for an actor who is not a program officer or declared a conflict on it;
+    DomainError (nothing changes) for an application that is not waiting for screening ("Only
+    submitted applications can be screened; …") and for ineligible without a reason (field ``reason``)."""
     application = lock_row(Application, application.id)
     require(can_manage_application(actor, application))
-    if application.status != SUBMITTED:
-        raise DomainError(f"Only submitted applications can be screened; this one is {application.status_label.lower()}.")
+    if not application.can_be_screened:
+        raise DomainError(lifecycle.refusal(application, ApplicationStatus.UNDER_REVIEW))
     if not eligible and not (reason or "").strip():
         raise DomainError("Give the reason the application is ineligible.", "reason")
-    status = UNDER_REVIEW if eligible else INELIGIBLE
-    application.status = status
     application.screened_at = utcnow()
     application.ineligible_reason = None if eligible else reason.strip()
-    record_event(actor, "application.screened", application, {"status": {"before": SUBMITTED, "after": status}, "reason": application.ineligible_reason})
-    notify_grantee(application, "application_eligible" if eligible else "application_ineligible")
+    lifecycle.transition(application, ApplicationStatus.UNDER_REVIEW if eligible else ApplicationStatus.INELIGIBLE,
+                         actor=actor, event="application.screened", details={"reason": application.ineligible_reason},
+                         then_notify=lambda application: notify_grantee(
+                             application, "application_eligible" if eligible else "application_ineligible"))
     db.session.flush()
 
 
@@ -410,10 +408,10 @@ def grant_extension(*, actor: User, application: Application, until: datetime, r
     or another extension racing this one waits. Raises NotPermitted (404) as ``screen_application``."""
     application = lock_row(Application, application.id)
     require(can_manage_application(actor, application))
-    if application.status != DRAFT:
+    if not application.is_draft:
         raise DomainError("Only a draft can be given a deadline extension.")
-    if application.program.status not in (PUBLISHED, CLOSED):
-        raise DomainError(f"{application.program.name} is {application.program.status}; an extension applies only while "
+    if not application.program.is_public:
+        raise DomainError(f"{application.program.name} is {application.program.status_label.lower()}; an extension applies only while "
                           "the program is published or closed.")
     if until <= application.program.closes_at:
         raise DomainError("An extension must end after the program's closing time.", "until")

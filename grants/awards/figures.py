@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from grants.applications.models import APPROVED as APPLICATION_APPROVED
 from grants.applications.models import Application
 from grants.awards.models import PAID, PENDING_PAYMENT, REQUESTED, Award, Disbursement
 from grants.extensions import db
@@ -116,7 +115,7 @@ def _awarded_by_program(program_ids):
 
 def _approved_by_program(program_ids, excluding_application_id: int | None):
     stmt = (sa.select(Application.program_id, sa.func.sum(Application.approved_cents).label("approved"))
-            .where(Application.status == APPLICATION_APPROVED).group_by(Application.program_id))
+            .where(Application.is_approved).group_by(Application.program_id))
     if program_ids is not None:
         stmt = stmt.where(Application.program_id.in_(program_ids))
     if excluding_application_id is not None:

@@ -10,7 +10,6 @@ from flask_login import current_user
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from grants.accounts.models import ADMIN, APPLICANT, FINANCE, PROGRAM_OFFICER, Organization
-from grants.applications.models import APPROVED as APPLICATION_APPROVED
 from grants.applications.models import Application, Attachment
 from grants.audit.models import AuditEvent
 from grants.awards import bp, figures, services
@@ -160,7 +159,7 @@ def create_award(application_id: int):
     committed = figures.committed_cents(program.id, excluding_application_id=application.id)
     return render_template("awards/create_award.html", application=application, program=program, form=form,
                            committed=committed, available=program.total_budget_cents - committed,
-                           awardable=application.status == APPLICATION_APPROVED)
+                           awardable=application.is_awardable)
 
 
 # The award page -------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
 
 from grants.accounts.models import User
-from grants.applications.models import APPROVED as APPLICATION_APPROVED
-from grants.applications.models import AWARDED, Application, Attachment
+from grants.applications import lifecycle as application_lifecycle
+from grants.applications.lifecycle import ApplicationStatus
+from grants.applications.models import Application, Attachment
 from grants.applications.services import grantee_recipients, notify_grantee
 from grants.audit.services import record_event
 from grants.awards.figures import award_figures
@@ -80,8 +81,8 @@ def create_award(
     """
     application = lock_row(Application, application_id)
     require(application is not None and can_make_award(actor, application))
-    if application.status != APPLICATION_APPROVED:
-        raise DomainError(f"Only an approved application can be awarded; {application.reference} is {application.status_label.lower()}.")
+    if not application.is_awardable:
+        raise DomainError(application_lifecycle.refusal(application, ApplicationStatus.AWARDED))
     _check_period(start_date, end_date)
     approved = application.approved_cents or application.requested_cents
     amount = approved if amount_cents is None else amount_cents
@@ -100,13 +101,13 @@ def create_award(
         created_by_id=actor.id,
     )
     db.session.add(award)
-    application.status = AWARDED
     db.session.flush()
     record_event(actor, "award.created", award, {
         "award_number": award.award_number, "application": application.reference, "amount_cents": amount,
         "start_date": start_date, "end_date": end_date, "conditions": award.conditions,
     })
-    record_event(actor, "application.awarded", application, {"status": {"before": APPLICATION_APPROVED, "after": AWARDED}, "award": award.award_number})
+    application_lifecycle.transition(application, ApplicationStatus.AWARDED, actor=actor, event="application.awarded",
+                                     details={"award": award.award_number})
     _generate_reports(award)
     _notify_grantee(award, "award_made")
     return award

@@ -12,18 +12,8 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from grants.accounts.models import ADMIN, APPLICANT, FINANCE, PROGRAM_OFFICER, REVIEWER, Membership, Organization
-from grants.applications.models import (
-    APPROVED,
-    AWARDED,
-    DECLINED,
-    DRAFT,
-    INELIGIBLE,
-    SUBMITTED,
-    UNDER_REVIEW,
-    WAITLISTED,
-    WITHDRAWN,
-    Application,
-)
+from grants.applications.lifecycle import ApplicationStatus as S
+from grants.applications.models import Application
 from grants.awards.figures import program_figures, total_figures
 from grants.clock import agency_today, format_instant
 from grants.dashboard import bp, charts, services
@@ -101,19 +91,19 @@ class NextStep(NamedTuple):
 
 def next_action(application: Application) -> NextStep:
     """What the applicant should do next, where (None when nothing is theirs to do), and by when."""
-    if application.status == DRAFT:
+    if application.is_draft:
         deadline = application.deadline()
         return NextStep(f"Finish and submit before {format_instant(deadline)}",
                         url_for("applications.review_submit", application_id=application.id), deadline)
     waiting = {
-        SUBMITTED: "Nothing for now: waiting for eligibility screening",
-        UNDER_REVIEW: "Nothing for now: the application is being reviewed",
-        WAITLISTED: "Nothing for now: on the waiting list in case funds become available",
-        APPROVED: "Nothing for now: approved; the program officer will send the award",
-        AWARDED: "See the award under Your awards",
-        INELIGIBLE: "None: screened ineligible; the reason is on the application",
-        DECLINED: "None: not selected for funding",
-        WITHDRAWN: "None: withdrawn",
+        S.SUBMITTED: "Nothing for now: waiting for eligibility screening",
+        S.UNDER_REVIEW: "Nothing for now: the application is being reviewed",
+        S.WAITLISTED: "Nothing for now: on the waiting list in case funds become available",
+        S.APPROVED: "Nothing for now: approved; the program officer will send the award",
+        S.AWARDED: "See the award under Your awards",
+        S.INELIGIBLE: "None: screened ineligible; the reason is on the application",
+        S.DECLINED: "None: not selected for funding",
+        S.WITHDRAWN: "None: withdrawn",
     }
     return NextStep(waiting.get(application.status, "No action needed"), None, None)
 

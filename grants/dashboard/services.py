@@ -16,17 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import contains_eager, joinedload
 
 from grants.accounts.models import Organization, User
-from grants.applications.models import (
-    APPLICATION_STATUSES,
-    APPROVED,
-    DRAFT,
-    SUBMITTED,
-    UNDER_REVIEW,
-    WAITLISTED,
-    WITHDRAWN,
-    Application,
-    Partner,
-)
+from grants.applications.lifecycle import IN_PROGRESS as APPLICATION_IN_PROGRESS
+from grants.applications.lifecycle import LABELS as APPLICATION_STATUSES
+from grants.applications.lifecycle import REQUESTING
+from grants.applications.models import Application, Partner
 from grants.awards.lifecycle import DisbursementStatus
 from grants.awards.models import (
     Award,
@@ -50,8 +43,6 @@ ATTENTION_LIMIT = 50  # rows listed on the finance home; the count above the lis
 RECENT_PAYMENTS_LIMIT = 10
 OPEN_ASSIGNMENTS_LIMIT = 50
 
-# Applications that asked for money: everything submitted, except what the applicant withdrew.
-REQUESTING = tuple(status for status in APPLICATION_STATUSES if status not in (DRAFT, WITHDRAWN))
 
 
 def _in_programs(stmt, column, program_ids: list[int] | None):
@@ -91,7 +82,7 @@ class AmountsRow:
 
 
 def _amounts(key_column, program_ids: list[int] | None, joins) -> dict[str, AmountsRow]:
-    requesting = Application.status.in_(REQUESTING)
+    requesting = Application.status.in_(sorted(REQUESTING))
     stmt = (
         sa.select(
             key_column,
@@ -403,9 +394,9 @@ def organization_summaries(*, organization_ids: list[int], today: date) -> dict[
         org: (_int(d), _int(r), _int(a)) for org, d, r, a in db.session.execute(
             sa.select(
                 Application.organization_id,
-                sa.func.sum(sa.case((status == DRAFT, 1), else_=0)),
-                sa.func.sum(sa.case((status.in_((SUBMITTED, UNDER_REVIEW, WAITLISTED)), 1), else_=0)),
-                sa.func.sum(sa.case((status == APPROVED, 1), else_=0)),
+                sa.func.sum(sa.case((Application.is_draft, 1), else_=0)),
+                sa.func.sum(sa.case((status.in_(sorted(APPLICATION_IN_PROGRESS)), 1), else_=0)),
+                sa.func.sum(sa.case((Application.is_approved, 1), else_=0)),
             ).where(Application.organization_id.in_(organization_ids)).group_by(Application.organization_id)
         )
     }

@@ -20,7 +20,9 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font
 
 from grants.accounts.models import Organization
-from grants.applications.models import APPLICATION_STATUSES, DRAFT, Application, Partner
+from grants.applications.lifecycle import DECIDED
+from grants.applications.lifecycle import LABELS as APPLICATION_STATUSES
+from grants.applications.models import Application, Partner
 from grants.awards.figures import award_money
 from grants.awards.lifecycle import DisbursementStatus
 from grants.awards.models import AWARD_STATUSES, Amendment, Award, Disbursement
@@ -375,7 +377,7 @@ def _unranked(program: Program) -> list:
     Each carries the raw figures of any reviews submitted before it left review (a withdrawal);
     normalization and flags belong to the ranking, so they stay empty.
     """
-    from grants.reviews.services import RANKED_STATUSES, RankedApplication
+    from grants.reviews.services import RankedApplication
 
     reviews = (
         sa.select(ReviewAssignment.application_id, *score_statistics(ReviewAssignment.total_score)[:3])
@@ -388,7 +390,7 @@ def _unranked(program: Program) -> list:
                   Application.requested_cents, Application.status, reviews.c.n, reviews.c.mean, reviews.c.sq)
         .join(Organization, Organization.id == Application.organization_id)
         .outerjoin(reviews, reviews.c.application_id == Application.id)
-        .where(Application.program_id == program.id, Application.status.notin_((DRAFT, *RANKED_STATUSES)))
+        .where(Application.program_id == program.id, sa.not_(Application.is_draft), sa.not_(Application.was_eligible))
         .order_by(Application.reference)
     ).all()
     partner_types = defaultdict(set)
@@ -434,7 +436,7 @@ def applications_scores_workbook(target, *, program: Program, generated_by: str,
             r.reference, r.organization, r.county, r.title, ", ".join(PARTNER_TYPES.get(t, t) for t in r.partner_types),
             r.requested_cents, APPLICATION_STATUSES.get(r.status, r.status), r.reviews,
             _round(r.raw_mean), _round(r.normalized_mean), _round(r.stdev), "; ".join(r.flags),
-            APPLICATION_STATUSES.get(outcome) if outcome in ("approved", "declined", "waitlisted", "awarded") else "",
+            APPLICATION_STATUSES[outcome] if outcome in DECIDED else "",
             r.approved_cents,
         ))
     sheet.finish()

@@ -7,7 +7,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Regexp, StopVa
 
 from grants.accounts.forms import MultiCheckboxField
 from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField, OneTimeForm
-from grants.programs.models import PARTNER_TYPES, PROGRAM_STATUSES
+from grants.programs.lifecycle import LABELS as PROGRAM_STATUSES
+from grants.programs.models import PARTNER_TYPES
 from grants.programs.services import PROGRAM_FIELDS
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import UTCDateTime, utcnow
 from grants.extensions import db
+from grants.programs.lifecycle import PUBLIC, ProgramStatus
 
 PARTNER_TYPES = {
     "library": "Public library",
@@ -16,21 +18,14 @@ PARTNER_TYPES = {
     "other_community_anchor": "Other community anchor",
 }
 
-DRAFT, PUBLISHED, CLOSED, ARCHIVED = "draft", "published", "closed", "archived"
-PROGRAM_STATUSES = {DRAFT: "Draft", PUBLISHED: "Published", CLOSED: "Closed", ARCHIVED: "Archived"}
-# Allowed moves between program statuses.
-PROGRAM_TRANSITIONS = {
-    DRAFT: {PUBLISHED},
-    PUBLISHED: {CLOSED, DRAFT},
-    CLOSED: {ARCHIVED, PUBLISHED},
-    ARCHIVED: set(),
-}
 
 
 class Program(db.Model):
     """One funding round."""
 
     __tablename__ = "program"
+    # The database refuses a status the lifecycle does not know (ck_program_status).
+    __table_args__ = (sa.CheckConstraint(sa.column("status").in_([s.value for s in ProgramStatus]), name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)
@@ -51,7 +46,7 @@ class Program(db.Model):
     score_spread_threshold: Mapped[int] = mapped_column(default=25)
     review_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
     share_reviewer_comments: Mapped[bool] = mapped_column(default=False)
-    status: Mapped[str] = mapped_column(sa.String(16), default=DRAFT, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=ProgramStatus.DRAFT.value, index=True)
     # Set when the first review is submitted; the rubric cannot change after that.
     rubric_frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Next sequence number for application references; taken under a row lock.
@@ -80,11 +75,53 @@ class Program(db.Model):
 
     @property
     def status_label(self) -> str:
-        return PROGRAM_STATUSES[self.status]
+        return ProgramStatus(self.status).label
+
+    @hybrid_property
+    def is_draft(self) -> bool:
+        """Only staff can see it; its settings and rubric are still being written."""
+        return self.status == ProgramStatus.DRAFT
+
+    @hybrid_property
+    def is_published(self) -> bool:
+        """Public, and accepting applications inside its window."""
+        return self.status == ProgramStatus.PUBLISHED
+
+    @hybrid_property
+    def is_closed(self) -> bool:
+        return self.status == ProgramStatus.CLOSED
+
+    @hybrid_property
+    def is_archived(self) -> bool:
+        return self.status == ProgramStatus.ARCHIVED
+
+    @hybrid_property
+    def is_public(self) -> bool:
+        """Its public page is up: published or closed."""
+        return self.status in PUBLIC
+
+    @is_public.inplace.expression
+    @classmethod
+    def _is_public_expression(cls):
+        return cls.status.in_([s.value for s in PUBLIC])
+
+    @property
+    def needs_a_criterion(self) -> bool:
+        """Past draft, so its rubric may not become empty."""
+        return not self.is_draft
+
+    def accepts_submissions_in_status(self, extended: bool = False) -> bool:
+        """Its status lets an application be submitted: published, or closed for an application
+        the program officer extended (closing ends the round, not an extension)."""
+        return self.is_published or (self.is_closed and extended)
 
     def is_open(self, now: datetime) -> bool:
         """Accepting submissions: published and inside its window, judged by server time."""
-        return self.status == PUBLISHED and self.opens_at <= now < self.closes_at
+        return self.is_published and self.opens_at <= now < self.closes_at
+
+    def is_upcoming(self, now: datetime) -> bool:
+        """Published, but its window has not opened yet."""
+        return self.is_published and now < self.opens_at
 
 
 class Criterion(db.Model):

@@ -20,28 +20,19 @@ from grants.programs import bp, services
 from grants.programs.forms import (
     MOVE_DIRECTIONS, SLUG_PATTERN, CriterionForm, MoveCriterionForm, NewCriterionForm, NewProgramForm, ProgramForm, ProgramStatusForm,
 )
-from grants.programs.models import (
-    ARCHIVED,
-    CLOSED,
-    DRAFT,
-    PROGRAM_TRANSITIONS,
-    PUBLISHED,
-    Criterion,
-    Program,
-)
+from grants.programs.lifecycle import ProgramStatus, allowed_moves
+from grants.programs.models import Criterion, Program
 
 PER_PAGE = 25
 SLUG = re.compile(SLUG_PATTERN)
 MAX_ID = 2**31 - 1  # the largest INTEGER key; a larger id in a URL would make the database raise
-# What the public may see: a program once published, and after it closes; never drafts or archives.
-PUBLIC_STATUSES = (PUBLISHED, CLOSED)
 # Button label for each allowed move, in the order the buttons appear.
 TRANSITION_LABELS = {
-    (DRAFT, PUBLISHED): "Publish",
-    (PUBLISHED, CLOSED): "Close to applications",
-    (PUBLISHED, DRAFT): "Return to draft",
-    (CLOSED, PUBLISHED): "Reopen",
-    (CLOSED, ARCHIVED): "Archive",
+    (ProgramStatus.DRAFT, ProgramStatus.PUBLISHED): "Publish",
+    (ProgramStatus.PUBLISHED, ProgramStatus.CLOSED): "Close to applications",
+    (ProgramStatus.PUBLISHED, ProgramStatus.DRAFT): "Return to draft",
+    (ProgramStatus.CLOSED, ProgramStatus.PUBLISHED): "Reopen",
+    (ProgramStatus.CLOSED, ProgramStatus.ARCHIVED): "Archive",
 }
 
 
@@ -64,7 +55,7 @@ def opportunity(slug: str):
         abort(404)  # not a slug at all (and keeps stray bytes away from the database)
     program = db.session.scalar(
         sa.select(Program)
-        .where(Program.slug == slug, Program.status.in_(PUBLIC_STATUSES))
+        .where(Program.slug == slug, Program.is_public)  # never drafts or archives
         .options(selectinload(Program.criteria))
     )
     if program is None:
@@ -124,7 +115,7 @@ def program_detail(program_id: int):
     transitions = [
         (status, TRANSITION_LABELS[(program.status, status)])
         for (before, status) in TRANSITION_LABELS
-        if before == program.status and status in PROGRAM_TRANSITIONS[program.status]
+        if before == program.status and status in allowed_moves(program.status)
     ]
     return render_template(
         "programs/program_detail.html", program=program, transitions=transitions,

@@ -14,15 +14,8 @@ from grants.db import lock_row, utcnow
 from grants.errors import DomainError
 from grants.money import format_money
 from grants.extensions import db
-from grants.programs import budget
-from grants.programs.models import (
-    PARTNER_TYPES,
-    PROGRAM_STATUSES,
-    PROGRAM_TRANSITIONS,
-    PUBLISHED,
-    Criterion,
-    Program,
-)
+from grants.programs import budget, lifecycle
+from grants.programs.models import PARTNER_TYPES, Criterion, Program
 
 PROGRAM_FIELDS = (
     "name", "slug", "code", "description", "fiscal_year", "funding_source_code", "total_budget_cents",
@@ -104,25 +97,19 @@ def update_program(*, actor: User, program: Program, fields: dict[str, Any]) -> 
 
 
 def change_program_status(*, actor: User, program: Program, status: str) -> None:
-    """Move a program along draft → published → closed → archived (or back one step)."""
-    if status not in PROGRAM_TRANSITIONS.get(program.status, set()):
-        raise DomainError(
-            f"A {PROGRAM_STATUSES[program.status].lower()} program cannot become "
-            f"{PROGRAM_STATUSES.get(status, status).lower()}."
-        )
-    if status == PUBLISHED and not program.criteria:
-        raise DomainError("Add at least one rubric criterion before publishing.")
-    before = program.status
-    program.status = status
-    record_event(actor, "program.status_changed", program, {"status": {"before": before, "after": status}})
-    db.session.flush()
+    """Move a program along draft → published → closed → archived (or back one step).
+
+    Refuses, with DomainError and nothing changed, a move ``lifecycle.TRANSITIONS`` does not allow
+    ("An archived program cannot be published again.") and publishing without rubric criteria.
+    """
+    lifecycle.transition(program, status, actor=actor)
 
 
 def open_programs(now: datetime | None = None) -> list[Program]:
     now = now or utcnow()
     return db.session.scalars(
         sa.select(Program)
-        .where(Program.status == PUBLISHED, Program.opens_at <= now, Program.closes_at > now)
+        .where(Program.is_published, Program.opens_at <= now, Program.closes_at > now)
         .order_by(Program.closes_at, Program.id)
     ).all()
 
@@ -184,7 +171,7 @@ def update_criterion(*, actor: User, criterion: Criterion, name: str, guidance: 
 def remove_criterion(*, actor: User, criterion: Criterion) -> None:
     """Remove a criterion (and any draft scores of it). Raises DomainError once the rubric is frozen."""
     program, criterion = _locked_criterion(criterion)
-    if program.status != "draft" and len(program.criteria) == 1:
+    if program.needs_a_criterion and len(program.criteria) == 1:
         raise DomainError("A published program needs at least one rubric criterion; add another before removing this one.")
     program.criteria.remove(criterion)
     record_event(actor, "rubric.criterion_removed", program, {"criterion": criterion.id, "name": criterion.name})

@@ -15,10 +15,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from grants.accounts.models import REVIEWER, User, UserRole
-from grants.applications.models import (
-    UNDER_REVIEW,
-    Application,
-)
+from grants.applications.models import Application
 from grants.audit.services import record_event
 from grants.db import lock_row
 from grants.errors import DomainError
@@ -139,7 +136,7 @@ def _assign_locked(*, actor: User, application: Application, reviewer: User) -> 
 
 
 def _check_assignable(application: Application, reviewer: User, field: str | None = None) -> None:
-    if application.status != UNDER_REVIEW:
+    if not application.is_under_review:
         raise DomainError(f"{application.reference} is not under review; only eligible applications are assigned.")
     if not reviewer.has_role(REVIEWER) or not reviewer.active:
         raise DomainError(f"{reviewer.name} is not an active reviewer.", field)
@@ -186,7 +183,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     if not pool:
         raise DomainError("There are no active reviewers to assign.")
     locked_ids = db.session.scalars(
-        sa.select(Application.id).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)
+        sa.select(Application.id).where(Application.program_id == program.id, Application.is_under_review)
         .order_by(Application.id).with_for_update()
     ).all()
     program = lock_row(Program, program.id)
@@ -204,7 +201,7 @@ def auto_assign(*, actor: User, program: Program) -> AutoAssignResult:
     for user_id, name in db.session.execute(sa.select(ReviewerAffiliation.user_id, ReviewerAffiliation.organization_name)):
         affiliations[user_id].add(_norm(name))
     applications = db.session.scalars(
-        sa.select(Application).where(Application.id.in_(locked_ids), Application.status == UNDER_REVIEW)
+        sa.select(Application).where(Application.id.in_(locked_ids), Application.is_under_review)
         .options(sa.orm.selectinload(Application.partners), sa.orm.joinedload(Application.organization))
         .order_by(Application.reference).execution_options(populate_existing=True)
     ).all()

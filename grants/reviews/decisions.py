@@ -8,13 +8,9 @@ from typing import NamedTuple
 import sqlalchemy as sa
 
 from grants.accounts.models import User
-from grants.applications.models import (
-    APPROVED,
-    AWARDED,
-    DECLINED,
-    WAITLISTED,
-    Application,
-)
+from grants.applications import lifecycle as application_lifecycle
+from grants.applications.lifecycle import ApplicationStatus
+from grants.applications.models import Application
 from grants.audit.services import record_event
 from grants.db import lock_row
 from grants.errors import DomainError
@@ -29,12 +25,23 @@ from grants.permissions import (
 from grants.programs import budget
 from grants.programs.models import Program
 from grants.reviews.models import (
+    APPROVED,
+    DECLINED,
     OUTCOMES,
+    WAITLISTED,
     Decision,
     ReviewAssignment,
     Score,
 )
-from grants.reviews.ranking import DECIDABLE, funding_line, standing_flags
+from grants.reviews.ranking import funding_line, standing_flags
+
+# The status a decision puts its application in. A decision's outcome and an application's status
+# are different things that happen to share words: map one to the other, never copy it across.
+STATUS_AFTER = {
+    APPROVED: ApplicationStatus.APPROVED,
+    DECLINED: ApplicationStatus.DECLINED,
+    WAITLISTED: ApplicationStatus.WAITLISTED,
+}
 
 
 def decide(*, actor: User, application_id: int, outcome: str, approved_cents: int | None, rationale: str,
@@ -54,8 +61,8 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     require(application is not None and can_decide(actor, application))
     if outcome not in OUTCOMES:
         raise DomainError("Choose approve, decline or waitlist.", "outcome")
-    if application.status not in DECIDABLE:
-        raise DomainError(f"{application.reference} is {application.status_label.lower()}; only applications under review or waitlisted can be decided.")
+    if not application.is_decidable:
+        raise DomainError(application_lifecycle.refusal(application, STATUS_AFTER[outcome]))
     if not rationale.strip():
         raise DomainError("Give the rationale for the decision.", "rationale")
     if outcome == APPROVED:
@@ -75,21 +82,17 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     if outcome == APPROVED and flags and not flags_read:
         raise DomainError(f"The ranking flags this application: {'; '.join(flags)}. Tick the box to confirm you have read "
                           "the flags and approve it anyway.", "flags_read")
-    before = application.status
     decision = Decision(application_id=application.id, outcome=outcome, approved_cents=approved_cents,
                         rationale=rationale.strip(), decided_by_id=actor.id)
     db.session.add(decision)
-    application.status = outcome
     application.approved_cents = approved_cents
-    db.session.flush()
-    record_event(actor, "application.decided", application, {
-        "status": {"before": before, "after": outcome}, "approved_cents": approved_cents, "rationale": decision.rationale,
-        **({"open_flags": flags} if flags else {}),
-    })
     from grants.applications.services import notify_grantee
 
-    notify_grantee(application, {APPROVED: "application_approved", DECLINED: "application_declined",
-                                 WAITLISTED: "application_waitlisted"}[outcome], decision=decision)
+    application_lifecycle.transition(application, STATUS_AFTER[outcome], actor=actor, event="application.decided", details={
+        "approved_cents": approved_cents, "rationale": decision.rationale, **({"open_flags": flags} if flags else {}),
+    }, then_notify=lambda application: notify_grantee(application, {
+        APPROVED: "application_approved", DECLINED: "application_declined", WAITLISTED: "application_waitlisted",
+    }[outcome], decision=decision))
     return decision
 
 
@@ -145,7 +148,7 @@ def current_decision(application: Application) -> Decision | None:
 def shared_comments(application: Application) -> list[dict]:
     """Submitted reviewers' comments for the applicant, without names, when the program shares them
     and the application is decided. Refuses nothing: the caller decides who sees them."""
-    if not application.program.share_reviewer_comments or application.status not in (APPROVED, DECLINED, WAITLISTED, AWARDED):
+    if not application.program.share_reviewer_comments or not application.is_decided:
         return []
     assignments = db.session.scalars(
         sa.select(ReviewAssignment).where(ReviewAssignment.application_id == application.id, ReviewAssignment.is_submitted)

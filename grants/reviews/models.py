@@ -29,6 +29,9 @@ RECOMMENDATIONS = {
 
 APPROVED, DECLINED, WAITLISTED = "approved", "declined", "waitlisted"
 OUTCOMES = {APPROVED: "Approve", DECLINED: "Decline", WAITLISTED: "Waitlist"}
+# A recorded decision as staff read it, and as the applicant reads it.
+OUTCOME_LABELS = {APPROVED: "Approved", DECLINED: "Declined", WAITLISTED: "Waitlisted"}
+APPLICANT_OUTCOME_LABELS = {APPROVED: "Approved", DECLINED: "Not funded", WAITLISTED: "Waiting list"}
 
 
 class ReviewerAffiliation(db.Model):
@@ -138,3 +141,11 @@ class Decision(db.Model):
 
     application: Mapped[Application] = relationship()
     decided_by: Mapped[User | None] = relationship()
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOME_LABELS[self.outcome]
+
+    @property
+    def applicant_outcome_label(self) -> str:
+        return APPLICANT_OUTCOME_LABELS[self.outcome]

@@ -15,15 +15,8 @@ from dataclasses import dataclass, field, replace
 import sqlalchemy as sa
 
 from grants.accounts.models import Organization, User
-from grants.applications.models import (
-    APPROVED,
-    AWARDED,
-    DECLINED,
-    UNDER_REVIEW,
-    WAITLISTED,
-    Application,
-    Partner,
-)
+from grants.applications import lifecycle as application_lifecycle
+from grants.applications.models import Application, Partner
 from grants.extensions import db
 from grants.programs import budget
 from grants.programs.models import PARTNER_TYPES, Program
@@ -37,7 +30,7 @@ MIN_REVIEWS_TO_NORMALIZE = 3
 # or do-not-fund at or above the upper one.
 FUND_BELOW = 50.0
 DO_NOT_FUND_AT_OR_ABOVE = 70.0
-DECIDABLE = {UNDER_REVIEW, WAITLISTED}
+DECIDABLE = application_lifecycle.DECIDABLE
 
 
 @dataclass(slots=True)
@@ -66,14 +59,13 @@ class RankedApplication:
         return None if self.minimum is None else self.maximum - self.minimum
 
 
-RANKED_STATUSES = (UNDER_REVIEW, APPROVED, DECLINED, WAITLISTED, AWARDED)
 
 
 def _submitted_reviews(program_id: int):
     return (
         sa.select(ReviewAssignment.application_id, ReviewAssignment.reviewer_id, ReviewAssignment.total_score.label("x"), ReviewAssignment.recommendation)
         .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(Application.program_id == program_id, Application.status.in_(RANKED_STATUSES),
+        .where(Application.program_id == program_id, Application.was_eligible,
                ReviewAssignment.is_submitted)
     )
 
@@ -144,7 +136,7 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
                   stats.c.median, sa.func.count().over().label("total"))
         .join(Organization, Organization.id == Application.organization_id)
         .outerjoin(stats, stats.c.application_id == Application.id)
-        .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
+        .where(Application.program_id == program.id, Application.was_eligible)
         .order_by(key.is_(None), key.desc(), Application.reference)
     )
     if hidden:
@@ -159,7 +151,7 @@ def _ranked_rows(program: Program, order: str, *, limit: int | None = None, offs
 def _ranked(program: Program, rows, *, page: bool) -> list[RankedApplication]:
     partner_types = defaultdict(set)
     stmt = (sa.select(Partner.application_id, Partner.partner_type).join(Application)
-            .where(Application.program_id == program.id, Application.status.in_(RANKED_STATUSES)))
+            .where(Application.program_id == program.id, Application.was_eligible))
     if page:
         stmt = stmt.where(Partner.application_id.in_([row[0] for row in rows]))
     if rows:
@@ -209,7 +201,7 @@ def ranking_page(program: Program, order: str, page: int, per_page: int,
     if rows:
         return _ranked(program, rows, page=True), rows[0][-1]
     stmt = sa.select(sa.func.count()).select_from(Application).where(
-        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES))
+        Application.program_id == program.id, Application.was_eligible)
     if hidden:
         stmt = stmt.where(Application.id.not_in(sorted(hidden)))
     return [], db.session.scalar(stmt)
@@ -221,7 +213,7 @@ def hidden_from_ranking(program: Program, hidden: set[int]) -> int:
     if not hidden:
         return 0
     return db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
-        Application.program_id == program.id, Application.status.in_(RANKED_STATUSES), Application.id.in_(sorted(hidden))))
+        Application.program_id == program.id, Application.was_eligible, Application.id.in_(sorted(hidden))))
 
 
 def standing_flags(application: Application) -> list[str]:

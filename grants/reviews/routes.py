@@ -6,7 +6,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from grants.accounts.models import ADMIN, PROGRAM_OFFICER, REVIEWER, User
-from grants.applications.models import UNDER_REVIEW, Application
+from grants.applications.models import Application
 from grants.db import page_number, paginate
 from grants.errors import DomainError
 from grants.extensions import db
@@ -154,7 +154,7 @@ def manage(program_id: int):
     # One page of applications with their assignments; totals and per-reviewer progress in SQL.
     # Applications the user declared a conflict on are not theirs to manage: left out.
     page = paginate(
-        _not_conflicted(sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW))
+        _not_conflicted(sa.select(Application).where(Application.program_id == program.id, Application.is_under_review))
         .options(joinedload(Application.organization)).order_by(Application.reference),
         per_page=50,
     )
@@ -194,7 +194,7 @@ def assign(program_id: int):
     program = load_program_for(current_user, program_id, "manage")
     form = AssignForm()
     applications = {a.id: a for a in db.session.scalars(
-        _not_conflicted(sa.select(Application).where(Application.program_id == program.id, Application.status == UNDER_REVIEW)))}
+        _not_conflicted(sa.select(Application).where(Application.program_id == program.id, Application.is_under_review)))}
     pool = {r.id: r for r in services.reviewers()}
     form.application_ids.choices = {a.id: a.reference for a in applications.values()}
     form.reviewer_ids.choices = {r.id: r.name for r in pool.values()}
@@ -318,7 +318,7 @@ def summary(application_id: int):
 
 def _open_flags(application: Application) -> list[str]:
     """The ranking's flags, shown above the decision form while the application can be decided."""
-    return services.standing_flags(application) if application.status in services.DECIDABLE else []
+    return services.standing_flags(application) if application.is_decidable else []
 
 
 @bp.route("/programs/<int:program_id>/funding-line", methods=["GET"])
@@ -365,7 +365,7 @@ def approve_above_line(program_id: int):
 @roles_required(PROGRAM_OFFICER)
 def decide(application_id: int):
     application = load_application_for(current_user, application_id, "decide")
-    if application.status not in services.DECIDABLE:  # a stale tab: say so rather than show no form
+    if not application.is_decidable:  # a stale tab: say so rather than show no form
         flash(f"{application.reference} is already {application.status_label.lower()}.", "info")
         return redirect(url_for("reviews.summary", application_id=application.id))
     form = DecisionForm()

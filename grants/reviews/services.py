@@ -26,6 +26,7 @@ from grants.reviews.assignment import (  # noqa: F401 - re-exported
     set_affiliations,
 )
 from grants.reviews.decisions import (  # noqa: F401 - re-exported
+    STATUS_AFTER,
     LineApproval,
     approve_above_line,
     current_decision,
@@ -39,7 +40,6 @@ from grants.reviews.ranking import (  # noqa: F401 - re-exported
     FUNDED_BY_RANK,
     FUNDED_BY_RESERVE,
     MIN_REVIEWS_TO_NORMALIZE,
-    RANKED_STATUSES,
     FundingLine,
     FundingRow,
     RankedApplication,

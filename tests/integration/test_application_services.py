@@ -7,7 +7,10 @@ import sqlalchemy as sa
 
 from grants.accounts.models import User
 from grants.applications import services
-from grants.applications.models import SUBMITTED, Application, Attachment, Partner
+from grants.applications.lifecycle import ApplicationStatus
+from grants.applications.models import Application, Attachment, Partner
+
+SUBMITTED = ApplicationStatus.SUBMITTED
 from grants.audit.models import AuditEvent
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage

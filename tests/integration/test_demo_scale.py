@@ -6,7 +6,8 @@ import sqlalchemy as sa
 
 from grants import demo_scale
 from grants.accounts.models import Organization, User
-from grants.applications.models import AWARDED, Application, Partner
+from grants.applications.lifecycle import ApplicationStatus
+from grants.applications.models import Application, Partner
 from grants.audit.models import AuditEvent
 from grants.audit.services import verify_chain
 from grants.awards.models import NON_VOID, Award, Disbursement, ProgressReport
@@ -77,7 +78,7 @@ def test_scale_builds_a_closed_round_through_review_awards_and_payments(app):
     assert len(approved) == 12
     awards = db.session.scalars(sa.select(Award).where(Award.program_id == program.id).order_by(Award.award_number)).all()
     assert {award.application_id for award in awards} == approved
-    assert all(award.application.status == AWARDED for award in awards)
+    assert all(award.application.status == ApplicationStatus.AWARDED for award in awards)
     assert [award.award_number for award in awards][:2] == ["SCL-2026-A0001", "SCL-2026-A0002"]
     assert {award.status for award in awards} <= {"active", "closed"} and "active" in {award.status for award in awards}
 
