@@ -4,13 +4,18 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app wsgi
 
-.PHONY: run test install assets db demo clean
+.PHONY: run test lint install assets db demo clean
 
 run: install assets db demo
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-test: install assets
+test: install assets lint
 	$(BIN)/pytest
+
+# Lint and import order (ruff) and static types (mypy), configured in pyproject.toml; `make test` runs it first.
+lint: install
+	$(BIN)/ruff check grants tests
+	$(BIN)/mypy
 
 install: $(VENV)/.installed
 
