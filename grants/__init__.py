@@ -88,9 +88,9 @@ def configure_logging() -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    import grants.models  # noqa: F401 - the whole schema, for Alembic
     from grants.db import configure_sqlite
     from grants.extensions import csrf, db, login_manager, migrate, talisman
-    import grants.models  # noqa: F401 - the whole schema, for Alembic
 
     db.init_app(app)
     with app.app_context():
@@ -209,13 +209,13 @@ def register_request_boundary(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from grants.accounts.models import ROLE_LABELS
-    from grants.programs.models import PARTNER_TYPES
+    from grants.applications.lifecycle import ApplicationStatus
     from grants.clock import format_instant
     from grants.money import format_money
     from grants.permissions import TEMPLATE_HELPERS
-    from grants.text import ngettext
-    from grants.applications.lifecycle import ApplicationStatus
     from grants.programs.lifecycle import ProgramStatus
+    from grants.programs.models import PARTNER_TYPES
+    from grants.text import ngettext
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["instant"] = format_instant

@@ -32,7 +32,7 @@ def create_user(email: str, roles: tuple[str, ...], name: str | None):
         user = create_staff_user(actor=None, email=email, name=name or email.split("@")[0], roles=set(roles), password=password)
     except DomainError as error:
         db.session.rollback()
-        raise click.ClickException(error.message)
+        raise click.ClickException(error.message) from error
     db.session.commit()
     click.echo(f"Created {user.email} with roles: {', '.join(sorted(user.roles))}")
 
@@ -138,7 +138,7 @@ def backup(path: str):
     try:
         written = backup_database(db.engine, path)
     except DomainError as error:
-        raise click.ClickException(error.message)
+        raise click.ClickException(error.message) from error
     click.echo(f"Backup written to {written} ({written.stat().st_size:,} bytes).")
 
 
@@ -216,7 +216,7 @@ def _load_scale(applications: int, seed: int) -> None:
                                        password=demo.DEMO_PASSWORD)
     except demo_scale.ScaleError as error:
         db.session.rollback()
-        raise click.ClickException(str(error))
+        raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(
         f"Scale data loaded in {time.perf_counter() - started:.1f} s: program {demo_scale.CODE} ({demo_scale.SLUG}), "

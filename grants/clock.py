@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -28,7 +28,7 @@ def local_to_utc(local: datetime) -> datetime:
     """A wall-clock time typed in the agency's zone, as an aware UTC instant."""
     if local.tzinfo is None:
         local = local.replace(tzinfo=agency_zone())
-    return local.astimezone(timezone.utc)
+    return local.astimezone(UTC)
 
 
 def format_instant(instant: datetime | None, fmt: str = "%B %-d, %Y at %-I:%M %p %Z") -> str:

@@ -18,11 +18,20 @@ import math
 import random
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from grants.accounts.models import APPLICANT, ORGANIZATION_TYPES, REVIEWER, Membership, Organization, User, UserRole, new_session_token
+from grants.accounts.models import (
+    APPLICANT,
+    ORGANIZATION_TYPES,
+    REVIEWER,
+    Membership,
+    Organization,
+    User,
+    UserRole,
+    new_session_token,
+)
 from grants.accounts.services import hash_password
 from grants.applications.lifecycle import ApplicationStatus
 from grants.applications.models import Application, BudgetLine, Partner
@@ -48,12 +57,13 @@ from grants.clock import to_local
 from grants.db import utcnow
 from grants.extensions import db
 from grants.programs import services as programs
-from grants.programs.models import PARTNER_TYPES, Criterion, Program
 from grants.programs.lifecycle import ProgramStatus
+from grants.programs.models import PARTNER_TYPES, Criterion, Program
 from grants.reviews.lifecycle import ConflictStatus, ReviewStatus
-from grants.reviews.models import APPROVED as APPROVE, Decision, ReviewAssignment, Score
+from grants.reviews.models import APPROVED as APPROVE
 from grants.reviews.models import DECLINED as DECLINE
 from grants.reviews.models import WAITLISTED as WAITLIST
+from grants.reviews.models import Decision, ReviewAssignment, Score
 from grants.reviews.services import review_total
 
 CODE = "SCL"
@@ -188,7 +198,7 @@ def _rng(seed: int, phase: str) -> random.Random:
 
 
 def _at(day: date, hour: int = 15) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=UTC)
 
 
 def _hundreds(cents: float) -> int:
@@ -261,7 +271,7 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
     _insert(UserRole, [{"user_id": uid, "role": APPLICANT} for uid in grantee_ids]
             + [{"user_id": uid, "role": REVIEWER} for uid in reviewer_ids])
     _insert(Membership, [{"user_id": uid, "organization_id": oid, "created_at": opens_at - timedelta(days=30)}
-                         for uid, oid in zip(grantee_ids, org_ids)])
+                         for uid, oid in zip(grantee_ids, org_ids, strict=False)])
     counts.organizations, counts.users, counts.reviewers = len(orgs), len(user_ids), len(reviewer_ids)
 
     # Applications, partners, budgets. -----------------------------------------------------------
@@ -271,7 +281,7 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
         "updated_at": decided_at, "status": a["status"], "approved_cents": a["approved"],
     } for a in apps], ids=True)
     partner_rows, line_rows = [], []
-    for app_id, a in zip(app_ids, apps):
+    for app_id, a in zip(app_ids, apps, strict=False):
         partner_rows += [{**p, "application_id": app_id} for p in a["partners"]]
         line_rows += [{**line, "application_id": app_id} for line in a["lines"]]
     _insert(Partner, partner_rows)
@@ -285,8 +295,8 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
     } for r in reviews], ids=True)
     score_rows = [
         {"assignment_id": assignment_id, "criterion_id": criterion_ids[position], "points": points, "comment": comment}
-        for assignment_id, r in zip(assignment_ids, reviews)
-        for position, (points, comment) in enumerate(zip(r["points"], r["comments"]))
+        for assignment_id, r in zip(assignment_ids, reviews, strict=False)
+        for position, (points, comment) in enumerate(zip(r["points"], r["comments"], strict=False))
     ]
     _insert(Score, score_rows)
     counts.reviews, counts.scores = len(assignment_ids), len(score_rows)
@@ -295,7 +305,7 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
     _insert(Decision, [{
         "application_id": app_id, "outcome": a["outcome"], "approved_cents": a["approved"], "rationale": a["rationale"],
         "decided_by_id": officer.id, "decided_at": decided_at + timedelta(minutes=index % 600),
-    } for index, (app_id, a) in enumerate(zip(app_ids, apps))])
+    } for index, (app_id, a) in enumerate(zip(app_ids, apps, strict=False))])
     counts.decisions = len(apps)
 
     # Awards and everything after them. ----------------------------------------------------------
@@ -303,7 +313,7 @@ def load_scale(*, applications: int, seed: int, officer: User, finance: User | N
         **w["row"], "application_id": app_ids[w["app"]], "program_id": program.id, "created_by_id": officer.id,
     } for w in awards], ids=True)
     amendment_rows, payment_rows, report_rows = [], [], []
-    for award_id, w in zip(award_ids, awards):
+    for award_id, w in zip(award_ids, awards, strict=False):
         grantee = grantee_ids[apps[w["app"]]["org"]]
         amendment_rows += [{**m, "award_id": award_id, "created_by_id": officer.id} for m in w["amendments"]]
         payment_rows += [{
@@ -448,7 +458,7 @@ def _plan_reviews(rng: random.Random, apps: list[dict], pool_size: int, rubric: 
         for reviewer in chosen:
             level = 0.62 + (quality - 0.62) * stretch[reviewer] + bias[reviewer]
             points = [max(0, min(line.max_points, round(line.max_points * (level + rng.gauss(0, 0.08))))) for line in rubric]
-            total = review_total({line.id: p for line, p in zip(rubric, points)}, rubric)
+            total = review_total({line.id: p for line, p in zip(rubric, points, strict=False)}, rubric)
             totals.append(total)
             if total >= 70:
                 recommendation = "fund"

@@ -1,6 +1,7 @@
 """Extensions, created unbound and initialised in ``create_app``."""
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from flask import current_app, request
 from flask_limiter import Limiter
@@ -13,6 +14,12 @@ from flask_wtf import CSRFProtect
 from grants.db import Base
 
 db = SQLAlchemy(model_class=Base)
+# The models' base class. A type checker cannot subclass the attribute ``db.Model`` (mypy #8603), so it
+# sees the declarative Base that ``db.Model`` is made from; at run time it is ``db.Model`` itself.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

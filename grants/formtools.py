@@ -8,9 +8,9 @@ from datetime import date, datetime
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms.fields import FileField  # flask_wtf.file.FileField and MultipleFileField are subclasses
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import DateField, Form, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms.fields import FileField  # flask_wtf.file.FileField and MultipleFileField are subclasses
 from wtforms.meta import DefaultMeta
 from wtforms.validators import StopValidation
 
@@ -18,7 +18,6 @@ from grants.clock import local_to_utc, to_local
 from grants.errors import DomainError
 from grants.money import MoneyError, money_input_value, parse_money
 from grants.submissions import claim_submission, is_submission_key, new_submission_key, record_submission_result
-
 
 # Control characters nobody types on purpose (pasted from other programs): kept out of the
 # database, where they would break spreadsheets and separators. Tab, line feed and carriage

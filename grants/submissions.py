@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model, db
 
 # Long enough that nobody guesses another page's key; the pattern keeps junk out of the table.
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -28,7 +28,7 @@ KEEP_DAYS = 7
 _PENDING = "pending_submission"  # Session.info: the (user id, key) claimed and not yet finished
 
 
-class SubmissionKey(db.Model):
+class SubmissionKey(Model):
     """A used key of a creating form: who sent it, to which form, and where the first answer led."""
 
     __tablename__ = "submission_key"

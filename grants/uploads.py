@@ -16,8 +16,8 @@ from pathlib import Path
 import filetype
 import sqlalchemy as sa
 from flask import current_app
-from werkzeug.datastructures import FileStorage
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from grants.errors import DomainError

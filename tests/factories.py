@@ -170,7 +170,7 @@ def review(*, officer, application, reviewer, points: list[int] | None, recommen
     reviews.declare_conflict(actor=reviewer, assignment=assignment, conflicted=conflicted, reason="Board member" if conflicted else None)
     if points is not None and not conflicted:
         criteria = application.program.criteria
-        reviews.save_review(actor=reviewer, assignment=assignment, points={c.id: p for c, p in zip(criteria, points)},
+        reviews.save_review(actor=reviewer, assignment=assignment, points={c.id: p for c, p in zip(criteria, points, strict=False)},
                             comments={c.id: f"Comment on {c.name}" for c in criteria}, overall_comment="Overall view", recommendation=recommendation)
         reviews.submit_review(actor=reviewer, assignment_id=assignment.id)
     db.session.flush()

@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model, db
 
 APPLICANT = "applicant"
 REVIEWER = "reviewer"
@@ -40,7 +40,7 @@ def new_session_token() -> str:
     return secrets.token_hex(16)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,7 +85,7 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_token}"
 
 
-class SignInThrottle(db.Model):
+class SignInThrottle(Model):
     """Failed sign-ins for one e-mail address from one client network.
 
     Guessing is paused for that client alone, so a stranger who knows an address cannot lock its
@@ -105,7 +105,7 @@ class SignInThrottle(db.Model):
     last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     __tablename__ = "user_role"
 
     user_id: Mapped[int] = mapped_column(
@@ -116,7 +116,7 @@ class UserRole(db.Model):
     user: Mapped[User] = relationship(back_populates="role_rows")
 
 
-class Organization(db.Model):
+class Organization(Model):
     __tablename__ = "organization"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -147,7 +147,7 @@ class Organization(db.Model):
         return ORGANIZATION_TYPES.get(self.org_type, self.org_type)
 
 
-class Membership(db.Model):
+class Membership(Model):
     __tablename__ = "membership"
     __table_args__ = (sa.UniqueConstraint("user_id", "organization_id"),)
 

@@ -4,8 +4,7 @@ import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from grants.accounts import bp
-from grants.accounts import services
+from grants.accounts import bp, services
 from grants.accounts.forms import (
     ChangePasswordForm,
     EditUserForm,

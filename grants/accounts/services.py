@@ -9,9 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from werkzeug.security import check_password_hash, generate_password_hash
-
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from grants.accounts.models import (
     ALL_ROLES,
@@ -394,7 +393,7 @@ def accept_invitation(*, user: User, token: str) -> Organization:
     try:
         data = _serializer("invitation").loads(token, max_age=INVITATION_MAX_AGE)
     except (BadSignature, SignatureExpired):
-        raise DomainError("This invitation link is not valid or has expired. Ask for a new one.")
+        raise DomainError("This invitation link is not valid or has expired. Ask for a new one.") from None
     if data.get("e") != user.email:
         raise DomainError(
             "This invitation was sent to a different e-mail address. "

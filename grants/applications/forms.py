@@ -4,7 +4,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from grants.applications.models import ATTACHMENT_KINDS, BUDGET_CATEGORIES, MAX_BUDGET_LINES
-from grants.formtools import GrantsForm, GrantsSubform, AgencyDateTimeField, MoneyField, OneTimeForm, strip_filter
+from grants.formtools import AgencyDateTimeField, GrantsForm, GrantsSubform, MoneyField, OneTimeForm, strip_filter
 from grants.programs.models import PARTNER_TYPES
 
 

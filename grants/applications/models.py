@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from grants.accounts.models import Organization, User
 from grants.applications.lifecycle import DECIDABLE, DECIDED, REVIEWED, WITHDRAWABLE, ApplicationStatus
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model
 from grants.programs.models import PARTNER_TYPES, Program
 
 BUDGET_CATEGORIES = {
@@ -33,7 +33,7 @@ ATTACHMENT_KINDS = {
 }
 
 
-class Application(db.Model):
+class Application(Model):
     __tablename__ = "application"
     __table_args__ = (
         sa.Index("ix_application_program_status", "program_id", "status"),
@@ -174,7 +174,7 @@ class Application(db.Model):
         return self.program.closes_at
 
 
-class Partner(db.Model):
+class Partner(Model):
     __tablename__ = "partner"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -195,7 +195,7 @@ class Partner(db.Model):
         return PARTNER_TYPES.get(self.partner_type, self.partner_type)
 
 
-class BudgetLine(db.Model):
+class BudgetLine(Model):
     __tablename__ = "budget_line"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -212,7 +212,7 @@ class BudgetLine(db.Model):
         return BUDGET_CATEGORIES.get(self.category, self.category)
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """An uploaded file: stored under a random name, served only to those who may see it."""
 
     __tablename__ = "attachment"

@@ -7,13 +7,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model
 
 if TYPE_CHECKING:  # the audit trail sits below accounts: every domain, accounts included, records events
     from grants.accounts.models import User
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One state change, hash-chained to the event before it."""
 
     __tablename__ = "audit_event"
@@ -36,7 +36,7 @@ class AuditEvent(db.Model):
     actor: Mapped[User | None] = relationship("User")
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """The newest event of the chain (one row, id 1), moved forward with every append.
 
     The chain shows an edited, removed or reordered event by the events after it; the newest

@@ -8,10 +8,18 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import User
 from grants.applications.models import Application
-from grants.awards.lifecycle import NON_VOID, PENDING_PAYMENT  # noqa: F401 - re-exported for code that imports them from here
-from grants.awards.lifecycle import OPEN_AWARD, OUTSTANDING_REPORT, AwardStatus, DisbursementStatus, ReportStatus, status_check
+from grants.awards.lifecycle import (  # noqa: F401 - re-exported for code that imports them from here
+    NON_VOID,
+    OPEN_AWARD,
+    OUTSTANDING_REPORT,
+    PENDING_PAYMENT,
+    AwardStatus,
+    DisbursementStatus,
+    ReportStatus,
+    status_check,
+)
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model
 from grants.programs.models import Program
 
 # The enum members under their old names, for code that imports them from here.
@@ -33,7 +41,7 @@ REPORT_METRICS = {
 }
 
 
-class Award(db.Model):
+class Award(Model):
     __tablename__ = "award"
     __table_args__ = (sa.CheckConstraint(status_check(AwardStatus), name="status"),)
 
@@ -91,7 +99,7 @@ class Award(db.Model):
         return self.status == AwardStatus.TERMINATED
 
 
-class Amendment(db.Model):
+class Amendment(Model):
     __tablename__ = "amendment"
     __table_args__ = (sa.UniqueConstraint("award_id", "number"),)
 
@@ -109,7 +117,7 @@ class Amendment(db.Model):
     created_by: Mapped[User | None] = relationship()
 
 
-class Disbursement(db.Model):
+class Disbursement(Model):
     """A payment on an award: requested → approved → paid, or void."""
 
     __tablename__ = "disbursement"
@@ -177,7 +185,7 @@ class Disbursement(db.Model):
         return self.status == DisbursementStatus.APPROVED
 
 
-class ProgressReport(db.Model):
+class ProgressReport(Model):
     __tablename__ = "progress_report"
     __table_args__ = (sa.UniqueConstraint("award_id", "sequence"), sa.Index("ix_progress_report_status_due", "status", "due_on"),
                       sa.CheckConstraint(status_check(ReportStatus), name="status"))

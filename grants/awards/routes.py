@@ -29,11 +29,11 @@ from grants.awards.forms import (
 from grants.awards.lifecycle import AwardStatus, DisbursementStatus, ReportStatus
 from grants.awards.models import (
     AWARD_STATUSES,
+    REPORT_METRICS,
     Amendment,
     Award,
     Disbursement,
     ProgressReport,
-    REPORT_METRICS,
 )
 from grants.clock import agency_today
 from grants.db import MAX_PAGE, paginate, query_text

@@ -20,13 +20,13 @@ from grants.applications.lifecycle import IN_PROGRESS as APPLICATION_IN_PROGRESS
 from grants.applications.lifecycle import LABELS as APPLICATION_STATUSES
 from grants.applications.lifecycle import REQUESTING
 from grants.applications.models import Application, Partner
+from grants.awards.figures import AwardFigures, award_figures_by_id, award_money
 from grants.awards.lifecycle import DisbursementStatus
 from grants.awards.models import (
     Award,
     Disbursement,
     ProgressReport,
 )
-from grants.awards.figures import AwardFigures, award_figures_by_id, award_money
 from grants.db import UTCDateTime
 from grants.extensions import db
 from grants.programs.models import PARTNER_TYPES, Program

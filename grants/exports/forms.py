@@ -1,8 +1,8 @@
 from wtforms import IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
-from grants.formtools import GrantsForm
 from grants.awards.models import AWARD_STATUSES
+from grants.formtools import GrantsForm
 
 UNKNOWN_PROGRAM = "There is no program with that name; choose one from the list."
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from importlib.metadata import PackageNotFoundError, version
 
 import sqlalchemy as sa
@@ -28,12 +27,24 @@ from grants.awards.lifecycle import DisbursementStatus
 from grants.awards.models import AWARD_STATUSES, Amendment, Award, Disbursement
 from grants.clock import format_instant, to_local
 from grants.db import utcnow
-from grants.exports.sheets import DATE, DECIMAL, INTEGER, MONEY, MONEY_FORMAT, TEXT, VALUE, Column, SheetWriter, sheet_text, write_text
+from grants.exports.sheets import (
+    DATE,
+    DECIMAL,
+    INTEGER,
+    MONEY,
+    MONEY_FORMAT,
+    TEXT,
+    VALUE,
+    Column,
+    SheetWriter,
+    sheet_text,
+    write_text,
+)
 from grants.extensions import db
-from grants.text import ngettext
 from grants.programs.models import PARTNER_TYPES, Program
 from grants.reviews.figures import score_statistics, standard_deviation
 from grants.reviews.models import ReviewAssignment, Score
+from grants.text import ngettext
 
 SEPARATOR = "\x1f"  # joins partner names in SQL; no one types it
 BATCH = 5000
@@ -251,7 +262,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
 def _summary_sheet(workbook, filters: LedgerFilters, award_rows: int) -> None:
     """Totals written as SUMIFS over the Awards sheet, so finance can audit every figure."""
     sheet = workbook.create_sheet("Summary")
-    for letter, width in zip("ABCD", (40, 10, 18, 18)):
+    for letter, width in zip("ABCD", (40, 10, 18, 18), strict=False):
         sheet.column_dimensions[letter].width = width
     last = award_rows + 1
     amount = f"Awards!${_letter('Current amount')}$2:${_letter('Current amount')}${last}"

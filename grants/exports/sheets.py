@@ -70,7 +70,7 @@ class SheetWriter:
         # appended cell several times slower than a plain value (it first tries the cell as a value
         # and formats an error message), which made the ledger half again slower than a plain dump.
         row = []
-        for cell, column, value in zip(self._cells, self.columns, values):
+        for cell, column, value in zip(self._cells, self.columns, values, strict=False):
             if value is None or value == "":
                 row.append(None)
             elif column.kind == VALUE and isinstance(value, (int, float)) and not isinstance(value, bool):

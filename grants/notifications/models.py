@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model
 
 
 class OutboxStatus(enum.StrEnum):
@@ -20,7 +20,7 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"      # given up after OUTBOX_MAX_ATTEMPTS; an administrator can see why
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """An e-mail waiting to be sent (or sent).
 
     A failed send is retried with a growing pause and given up after a number of attempts; a

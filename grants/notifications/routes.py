@@ -6,11 +6,11 @@ from flask_wtf import FlaskForm
 from grants.audit.services import record_event
 from grants.db import paginate, utcnow
 from grants.extensions import db
-from grants.text import ngettext
 from grants.notifications import bp
 from grants.notifications.models import OutboxMessage
 from grants.notifications.services import deliver_pending
 from grants.permissions import admin_required
+from grants.text import ngettext
 
 # ?status= on the outbox page: the rows each choice lists.
 STATUS_FILTERS = {

@@ -6,11 +6,10 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp, StopValidation, ValidationError
 
 from grants.accounts.forms import MultiCheckboxField
-from grants.formtools import GrantsForm, AgencyDateTimeField, MoneyField, OneTimeForm
+from grants.formtools import AgencyDateTimeField, GrantsForm, MoneyField, OneTimeForm
 from grants.programs.lifecycle import LABELS as PROGRAM_STATUSES
 from grants.programs.models import PARTNER_TYPES
 from grants.programs.services import PROGRAM_FIELDS
-
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 

@@ -7,7 +7,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model
 from grants.programs.lifecycle import PUBLIC, ProgramStatus
 
 PARTNER_TYPES = {
@@ -20,7 +20,7 @@ PARTNER_TYPES = {
 
 
 
-class Program(db.Model):
+class Program(Model):
     """One funding round."""
 
     __tablename__ = "program"
@@ -124,7 +124,7 @@ class Program(db.Model):
         return self.is_published and now < self.opens_at
 
 
-class Criterion(db.Model):
+class Criterion(Model):
     """One line of a program's rubric."""
 
     __tablename__ = "criterion"

@@ -18,7 +18,14 @@ from grants.formtools import apply_domain_error
 from grants.permissions import can_manage_program, load_program_for, public, roles_required
 from grants.programs import bp, services
 from grants.programs.forms import (
-    MOVE_DIRECTIONS, SLUG_PATTERN, CriterionForm, MoveCriterionForm, NewCriterionForm, NewProgramForm, ProgramForm, ProgramStatusForm,
+    MOVE_DIRECTIONS,
+    SLUG_PATTERN,
+    CriterionForm,
+    MoveCriterionForm,
+    NewCriterionForm,
+    NewProgramForm,
+    ProgramForm,
+    ProgramStatusForm,
 )
 from grants.programs.lifecycle import ProgramStatus, allowed_moves
 from grants.programs.models import Criterion, Program

@@ -12,8 +12,8 @@ from grants.accounts.models import User
 from grants.audit.services import changes_between, record_event
 from grants.db import lock_row, utcnow
 from grants.errors import DomainError
-from grants.money import format_money
 from grants.extensions import db
+from grants.money import format_money
 from grants.programs import budget, lifecycle
 from grants.programs.models import PARTNER_TYPES, Criterion, Program
 

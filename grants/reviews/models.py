@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from grants.accounts.models import User
 from grants.applications.models import Application
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import db
+from grants.extensions import Model
 from grants.programs.models import Criterion
 from grants.reviews.lifecycle import OPEN, ConflictStatus, ReviewStatus
 
@@ -34,7 +34,7 @@ OUTCOME_LABELS = {APPROVED: "Approved", DECLINED: "Declined", WAITLISTED: "Waitl
 APPLICANT_OUTCOME_LABELS = {APPROVED: "Approved", DECLINED: "Not funded", WAITLISTED: "Waiting list"}
 
 
-class ReviewerAffiliation(db.Model):
+class ReviewerAffiliation(Model):
     """An organization a reviewer works for or with; auto-assignment keeps them off its applications."""
 
     __tablename__ = "reviewer_affiliation"
@@ -45,7 +45,7 @@ class ReviewerAffiliation(db.Model):
     organization_name: Mapped[str] = mapped_column(sa.String(200))
 
 
-class ReviewAssignment(db.Model):
+class ReviewAssignment(Model):
     __tablename__ = "review_assignment"
     __table_args__ = (
         sa.UniqueConstraint("application_id", "reviewer_id"),
@@ -112,7 +112,7 @@ class ReviewAssignment(db.Model):
         return self.may_see_content and self.status in OPEN
 
 
-class Score(db.Model):
+class Score(Model):
     __tablename__ = "score"
     __table_args__ = (sa.UniqueConstraint("assignment_id", "criterion_id"),)
 
@@ -126,7 +126,7 @@ class Score(db.Model):
     criterion: Mapped[Criterion] = relationship()
 
 
-class Decision(db.Model):
+class Decision(Model):
     """A program officer's decision on an application; the latest one is in force."""
 
     __tablename__ = "decision"

@@ -15,9 +15,9 @@ AXE_REPORT = ARTIFACTS / "axe-report.jsonl"
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_RUN = (
-    "async () => (await axe.run(document, {runOnly: {type: 'tag', values: %s}})).violations"
+    f"async () => (await axe.run(document, {{runOnly: {{type: 'tag', values: {json.dumps(AXE_TAGS)}}}}})).violations"
     ".map(v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}))"
-) % json.dumps(AXE_TAGS)
+)
 BLOCKING_IMPACTS = {"serious", "critical"}
 
 # A tiny but well-formed PDF: uploads are accepted by their content, not by their name.

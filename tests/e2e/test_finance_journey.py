@@ -54,13 +54,13 @@ def test_finance_journey(page):
     book = load_workbook(io.BytesIO(open(download.path(), "rb").read()))
     awards = list(book["Awards"].iter_rows(values_only=True))
     header = awards[0]
-    row = dict(zip(header, next(r for r in awards[1:] if r[0] == AWARD)))
+    row = dict(zip(header, next(r for r in awards[1:] if r[0] == AWARD), strict=False))
     assert row["Fiscal year"] == 2025 and row["Status"] == "Active"
     payment_rows = list(book["Disbursements"].iter_rows(values_only=True))
     payment_header = payment_rows[0]
-    ours = [dict(zip(payment_header, r)) for r in payment_rows[1:] if r[0] == AWARD and r[6] == "CHK-E2E-1"]
+    ours = [dict(zip(payment_header, r, strict=False)) for r in payment_rows[1:] if r[0] == AWARD and r[6] == "CHK-E2E-1"]
     assert len(ours) == 1 and ours[0]["Status"] == "Paid"
     assert f"${ours[0]['Amount']:,.2f}" == amount
-    paid_total = sum(round(dict(zip(payment_header, r))["Amount"] * 100) for r in payment_rows[1:]
-                     if r[0] == AWARD and dict(zip(payment_header, r))["Status"] == "Paid")
+    paid_total = sum(round(dict(zip(payment_header, r, strict=False))["Amount"] * 100) for r in payment_rows[1:]
+                     if r[0] == AWARD and dict(zip(payment_header, r, strict=False))["Status"] == "Paid")
     assert round(row["Disbursed (paid)"] * 100) == paid_total

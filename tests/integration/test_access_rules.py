@@ -2,7 +2,6 @@
 
 import re
 
-
 PUBLIC_ENDPOINTS_EXPECTED = {"static"}  # Flask's own static files, served to anyone
 
 

@@ -9,13 +9,13 @@ from grants.accounts.models import User
 from grants.applications import services
 from grants.applications.lifecycle import ApplicationStatus
 from grants.applications.models import Application, Attachment, Partner
-
-SUBMITTED = ApplicationStatus.SUBMITTED
 from grants.audit.models import AuditEvent
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from tests import factories
 from tests.race import race
+
+SUBMITTED = ApplicationStatus.SUBMITTED
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from grants.applications.models import Application
 from grants.audit.models import AuditEvent
 from grants.awards import figures as award_figures
 from grants.awards import services as awards
-from grants.clock import agency_today
 from grants.awards.models import Award, Disbursement
+from grants.clock import agency_today
 from grants.errors import DomainError
 from grants.extensions import db
+from grants.notifications.models import OutboxMessage
 from grants.programs import budget
 from grants.reviews import services as reviews
-from grants.notifications.models import OutboxMessage
 from tests import factories
 from tests.race import race
 

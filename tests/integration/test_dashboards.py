@@ -13,9 +13,9 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from grants.applications import services as applications
-from grants.awards.models import Award, Disbursement, ProgressReport
 from grants.awards import figures as award_figures
 from grants.awards import services as awards
+from grants.awards.models import Award, Disbursement, ProgressReport
 from grants.clock import format_instant, to_local
 from grants.dashboard import services as dashboard
 from grants.db import utcnow
@@ -296,7 +296,7 @@ def test_charts_are_drawn_from_json_blocks_with_accessible_tables_and_no_inline_
         assert spec["title"] and spec["category_title"] and spec["value_title"]
         assert f'id="{spec["id"]}-table"' in page
     # The Content-Security-Policy allows no inline script: every script is a file or a JSON data block.
-    for attributes, body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S):
+    for attributes, _body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S):
         assert 'src="/static/' in attributes or 'type="application/json"' in attributes, attributes
     assert "/static/vendor/chartjs/chart.umd.js" in page and "/static/js/charts.js" in page
     assert re.findall(r"<caption>", page) and 'scope="col"' in page and 'scope="row"' in page
@@ -407,7 +407,7 @@ def test_calibration_chart_on_the_review_page_keeps_the_table(world, make_client
     officer, program = world["officer"], world["program"]
     apps = [factories.make_eligible_application(program=program, organization=world["cook"], actor=world["cook_member"], officer=officer)
             for _ in range(2)]
-    for application, (first, second) in zip(apps, (([10, 20, 30], [5, 10, 15]), ([8, 16, 24], [2, 4, 6]))):
+    for application, (first, second) in zip(apps, (([10, 20, 30], [5, 10, 15]), ([8, 16, 24], [2, 4, 6])), strict=False):
         factories.review(officer=officer, application=application, reviewer=world["reviewer"], points=first)
         factories.review(officer=officer, application=application, reviewer=world["reviewer2"], points=second)
     db.session.commit()

@@ -11,6 +11,7 @@ import html
 import importlib
 import pkgutil
 import re
+
 import pytest
 import sqlalchemy as sa
 from wtforms import DateField, DateTimeField, Form

@@ -5,7 +5,7 @@ falls back to English (issue 14, notification texts; issue 18 adds the Spanish t
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,7 @@ def objects(app):
     reviewer = factories.make_user(email="rev@state.gov", name="Rita Reviewer", roles={"reviewer"})
     member = factories.make_user(email="member@example.org", name="Mia Member")
     organization = factories.make_organization(members=[member], legal_name="Lakeside Responders")
-    program = factories.make_program(officer=officer, review_deadline=datetime(2027, 3, 1, 17, tzinfo=timezone.utc))
+    program = factories.make_program(officer=officer, review_deadline=datetime(2027, 3, 1, 17, tzinfo=UTC))
 
     draft = factories.make_application(program=program, organization=organization, actor=member)
     applications.grant_extension(actor=officer, application=draft, until=program.closes_at + timedelta(days=3), reason="Storm")

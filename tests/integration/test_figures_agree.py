@@ -37,8 +37,8 @@ from grants.applications import services as applications
 from grants.awards import services as awards
 from grants.clock import agency_today
 from grants.extensions import db
-from grants.programs import budget
 from grants.money import parse_money
+from grants.programs import budget
 from grants.programs import services as programs
 from grants.reviews import services as reviews
 from tests import factories
@@ -156,7 +156,7 @@ def _table(html: str, marker: str) -> str:
 
 def _sheet(data: bytes, name: str) -> list[dict]:
     header, *rows = list(load_workbook(io.BytesIO(data), read_only=True)[name].iter_rows(values_only=True))
-    return [dict(zip(header, row)) for row in rows]
+    return [dict(zip(header, row, strict=False)) for row in rows]
 
 
 def _cents(dollars) -> int:
@@ -164,7 +164,7 @@ def _cents(dollars) -> int:
 
 
 def _score(value: float) -> str:
-    return "%.1f" % value
+    return f"{value:.1f}"
 
 
 # Money ------------------------------------------------------------------------------------------

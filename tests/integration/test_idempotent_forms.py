@@ -7,9 +7,9 @@ answer was lost: one row is created, and the second answer leads where the first
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from grants.notifications.models import OutboxMessage
 from grants.programs.models import Criterion, Program
 from grants.reviews.models import Decision
 from grants.submissions import SubmissionKey, new_submission_key
+from tests import factories
 from tests.race import race
 from tests.security.hostile import Upload
 from tests.security.test_hostile_input import (
@@ -38,7 +39,6 @@ from tests.security.test_hostile_input import (
     _under_review,
 )
 from tests.security.world import World, build_world
-from tests import factories
 
 PDF = Upload(factories.PDF_BYTES, "receipt.pdf")
 ALREADY = "This was already submitted; here is what was recorded."
@@ -220,7 +220,7 @@ def test_two_identical_submissions_at_once_create_one(app, make_client, form):
     for browser in browsers:
         browser.csrf_token()
     answers = []
-    outcomes, errors = race(app, [lambda b=b, d=d: answers.append(_send(b, form, url, d, key)) for b, d in zip(browsers, sendings)])
+    outcomes, errors = race(app, [lambda b=b, d=d: answers.append(_send(b, form, url, d, key)) for b, d in zip(browsers, sendings, strict=False)])
     assert errors == [] and outcomes == ["ok", "ok"]
     assert sorted(answer.status_code for answer in answers) == [302, 302]
     assert answers[0].headers["Location"] == answers[1].headers["Location"]

@@ -8,13 +8,12 @@ import re
 from datetime import date, timedelta
 
 import pytest
-
-from grants.clock import agency_today
 import sqlalchemy as sa
 
 from grants.accounts.models import Membership
 from grants.applications import services as applications
 from grants.awards import services as awards
+from grants.clock import agency_today
 from grants.extensions import db
 from grants.notifications.models import OutboxMessage
 from grants.reviews import services as reviews

@@ -2,7 +2,7 @@
 
 import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -67,9 +67,9 @@ def test_officer_creates_a_program_with_money_and_agency_times(make_client, offi
     assert response.headers["Location"].endswith(f"/programs/{program.id}")
     assert program.status == "draft"
     assert (program.total_budget_cents, program.award_floor_cents, program.award_ceiling_cents) == (100_000_000, 2_500_000, 25_000_050)
-    assert program.opens_at == datetime(2027, 3, 1, 15, 0, tzinfo=timezone.utc)  # CST is UTC−6
-    assert program.closes_at == datetime(2027, 4, 15, 22, 0, tzinfo=timezone.utc)  # CDT is UTC−5
-    assert program.review_deadline == datetime(2027, 5, 15, 22, 0, tzinfo=timezone.utc)
+    assert program.opens_at == datetime(2027, 3, 1, 15, 0, tzinfo=UTC)  # CST is UTC−6
+    assert program.closes_at == datetime(2027, 4, 15, 22, 0, tzinfo=UTC)  # CDT is UTC−5
+    assert program.review_deadline == datetime(2027, 5, 15, 22, 0, tzinfo=UTC)
     assert program.eligible_partner_types == ["library", "transit"]
     assert (program.match_percent, program.reviewers_per_application, program.score_spread_threshold) == (10, 3, 20)
     assert program.share_reviewer_comments is True
@@ -128,7 +128,7 @@ def test_what_was_typed_is_kept_when_the_form_comes_back(make_client, officer):
 def test_officer_edits_a_program_shown_in_agency_time(make_client, officer):
     program = factories.make_program(
         officer=officer, status="draft",
-        opens_at=datetime(2027, 7, 1, 5, 0, tzinfo=timezone.utc), closes_at=datetime(2027, 7, 31, 5, 0, tzinfo=timezone.utc),
+        opens_at=datetime(2027, 7, 1, 5, 0, tzinfo=UTC), closes_at=datetime(2027, 7, 31, 5, 0, tzinfo=UTC),
     )
     db.session.commit()
     browser = make_client(officer)
@@ -139,7 +139,7 @@ def test_officer_edits_a_program_shown_in_agency_time(make_client, officer):
     response = browser.post_form(f"/programs/{program.id}/edit", data)
     assert response.status_code == 302
     assert program.name == "Renamed round"
-    assert program.closes_at == datetime(2027, 8, 1, 17, 0, tzinfo=timezone.utc)
+    assert program.closes_at == datetime(2027, 8, 1, 17, 0, tzinfo=UTC)
     assert program.share_reviewer_comments is True and program.review_deadline is None
     changes = db.session.scalars(sa.select(AuditEvent.changes).where(AuditEvent.action == "program.updated")).one()
     assert changes["name"]["after"] == "Renamed round"

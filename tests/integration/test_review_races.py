@@ -77,7 +77,7 @@ def test_a_submitted_review_is_not_changed_by_saves_racing_its_submission(world,
     db.session.commit()
     _slow_after(monkeypatch, "_require_scoring", 0.05)
     attempts = []
-    for i in range(12):
+    for _i in range(12):
         attempts.append(_save(reviewer_id, assignment_id, lambda c: 0))
         attempts.append(_save(reviewer_id, assignment_id, lambda c: c.max_points, then_submit=True))
     outcomes, errors = race(app, attempts)

@@ -34,7 +34,7 @@ def _scored(officer, application, reviewer, points, comment):
     assignment = reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)
     reviews.declare_conflict(actor=reviewer, assignment=assignment, conflicted=False, reason=None)
     criteria = application.program.criteria
-    reviews.save_review(actor=reviewer, assignment=assignment, points={c.id: p for c, p in zip(criteria, points)},
+    reviews.save_review(actor=reviewer, assignment=assignment, points={c.id: p for c, p in zip(criteria, points, strict=False)},
                         comments={c.id: f"{comment} ({c.name})" for c in criteria}, overall_comment=comment,
                         recommendation="fund")
     reviews.submit_review(actor=reviewer, assignment_id=assignment.id)

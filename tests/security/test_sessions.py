@@ -183,7 +183,7 @@ def test_lockout_holds_across_two_server_processes(tmp_path):
                 [sys.executable, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
             bases.append(f"http://127.0.0.1:{port}")
-        for base, process in zip(bases, servers):
+        for base, process in zip(bases, servers, strict=False):
             _wait_until_healthy(base, process)
 
         # Both servers sign in a good password (so a refusal below is the lock, not a broken server).
@@ -192,7 +192,7 @@ def test_lockout_holds_across_two_server_processes(tmp_path):
 
         # Five failures, alternating between the processes, each from a fresh browser.
         for attempt in range(5):
-            status = Browser(bases[attempt % 2]).sign_in("target@example.org", "wrong password, attempt %d" % attempt)
+            status = Browser(bases[attempt % 2]).sign_in("target@example.org", f"wrong password, attempt {attempt}")
             assert status == 200, f"failure {attempt + 1} on server {attempt % 2 + 1}: {status}"
 
         # The right password is now refused by both (for this client: the pause is per address and client).

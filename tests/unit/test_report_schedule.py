@@ -44,7 +44,7 @@ def test_every_day_of_the_award_is_in_exactly_one_period():
                        (date(2027, 1, 1), date(2027, 4, 10)), (date(2027, 5, 31), date(2029, 6, 2))]:
         periods = report_periods(start, end)
         assert periods[0][0] == start and periods[-1][1] == end
-        for (_, previous_end), (next_start, _) in zip(periods, periods[1:]):
+        for (_, previous_end), (next_start, _) in zip(periods, periods[1:], strict=False):
             assert (next_start - previous_end).days == 1
         last_start, last_end = periods[-1]
         assert len(periods) == 1 or (last_end - last_start).days >= 27, periods
