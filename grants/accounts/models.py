@@ -8,7 +8,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.db import UTCDateTime, utcnow
-from grants.extensions import Model, db
+from grants.extensions import Model
 
 APPLICANT = "applicant"
 REVIEWER = "reviewer"
