@@ -45,10 +45,12 @@ class SubmissionKey(Model):
 
 
 def new_submission_key() -> str:
+    """A fresh random key for a creating form's hidden field. Refuses nothing."""
     return secrets.token_urlsafe(32)
 
 
 def is_submission_key(value) -> bool:
+    """Whether ``value`` looks like a key ``new_submission_key`` made. Refuses nothing."""
     return isinstance(value, str) and KEY_PATTERN.fullmatch(value) is not None
 
 
@@ -57,7 +59,8 @@ def claim_submission(*, key: str, user_id: int, purpose: str) -> str | None:
 
     Call it before creating anything, in the same transaction. A key sent before (or by a
     concurrent request that has since committed) returns the first answer's URL, or "" when
-    that answer recorded none. Finish with ``record_submission_result``.
+    that answer recorded none. Finish with ``record_submission_result``. Refuses nothing: a
+    repeat is answered with the first URL, not an error.
     """
     try:
         with db.session.begin_nested():
@@ -72,7 +75,7 @@ def claim_submission(*, key: str, user_id: int, purpose: str) -> str | None:
 
 
 def record_submission_result(url: str) -> None:
-    """Remember where the claimed submission sent the user, for a resend of it."""
+    """Remember where the claimed submission sent the user, for a resend of it. Refuses nothing."""
     user_id, key = db.session.info.pop(_PENDING)
     db.session.execute(
         sa.update(SubmissionKey).where(SubmissionKey.user_id == user_id, SubmissionKey.key == key).values(result_url=url[:500])
@@ -98,7 +101,9 @@ def _forget_claim(session: Session, transaction) -> None:
 
 
 def prune_submission_keys(*, older_than_days: int = KEEP_DAYS) -> int:
-    """Delete keys older than ``older_than_days``; return how many. A resend after that creates anew."""
+    """Delete keys older than ``older_than_days``; return how many. A resend after that creates anew.
+    Refuses nothing.
+    """
     cutoff = utcnow() - timedelta(days=older_than_days)
     result = db.session.execute(sa.delete(SubmissionKey).where(SubmissionKey.created_at < cutoff))
     return result.rowcount

@@ -36,14 +36,17 @@ ORGANIZATION_FIELDS = (
 
 
 def normalize_email(email: str) -> str:
+    """The address as stored: spaces trimmed, lower case. Refuses nothing."""
     return email.strip().lower()
 
 
 def find_user_by_email(email: str) -> User | None:
+    """The account with this address (normalized), or None. Refuses nothing."""
     return db.session.scalar(sa.select(User).where(User.email == normalize_email(email)))
 
 
 def hash_password(password: str) -> str:
+    """Hash ``password`` with the configured PASSWORD_HASH_METHOD. Refuses nothing: the rules are checked by callers."""
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
 
 
@@ -125,7 +128,11 @@ def register_applicant(*, email: str, name: str, password: str) -> User | None:
 def create_staff_user(
     *, actor: User | None, email: str, name: str, roles: set[str], password: str | None = None
 ) -> User:
-    """Create a staff account. Without a password, a set-your-password link is e-mailed."""
+    """Create a staff account. Without a password, a set-your-password link is e-mailed.
+
+    Refuses with DomainError no roles or an unknown role (field ``roles``), an address already taken
+    (``email``) and a password that breaks the rules (``password``). It does not check the actor.
+    """
     if not roles:
         raise DomainError("Choose at least one role.", "roles")
     user = _new_user(email=email, name=name, password=password, roles=set(roles))
@@ -136,7 +143,11 @@ def create_staff_user(
 
 
 def update_staff_user(*, actor: User, user: User, name: str, roles: set[str], active: bool) -> None:
-    """Change a user's name, roles and active flag. Deactivation ends their sessions."""
+    """Change a user's name, roles and active flag. Deactivation ends their sessions.
+
+    Refuses with DomainError (field ``roles``) an unknown role, no roles, and an administrator removing
+    their own admin role or deactivating themselves. It does not check the actor: the route is admin-only.
+    """
     unknown = set(roles) - set(ALL_ROLES)
     if unknown:
         raise DomainError(f"Unknown role: {', '.join(sorted(unknown))}.", "roles")
@@ -183,6 +194,7 @@ LOGIN_REFUSED_MESSAGE = (
 
 
 def sign_in_paused_message() -> str:
+    """The message shown while sign-ins from this connection are paused. Refuses nothing."""
     config = current_app.config
     return (
         f"There have been {config['LOGIN_MAX_FAILURES']} failed sign-ins with this e-mail address from your "
@@ -198,7 +210,7 @@ def authenticate(*, email: str, password: str, client: str) -> User:
     that client waits LOGIN_LOCK_MINUTES, while the owner can still sign in from elsewhere.
     Raises LoginRefused with one message for every failure, and SignInPaused while paused, the
     same for known and unknown addresses; every attempt checks one password hash of the
-    configured method, so the time taken does not tell either.
+    configured method, so the time taken does not tell either. Both are DomainErrors with no field.
     """
     config = current_app.config
     now = utcnow()
@@ -270,11 +282,16 @@ def _password_fingerprint(user: User) -> str:
 
 
 def password_reset_token(user: User) -> str:
+    """A signed reset token for ``user``, void once the password changes. Refuses nothing."""
     return _serializer("password-reset").dumps({"u": user.id, "p": _password_fingerprint(user)})
 
 
 def request_password_reset(*, email: str) -> None:
-    """Queue a one-hour, single-use reset link when the address belongs to an active account."""
+    """Queue a one-hour, single-use reset link when the address belongs to an active account.
+
+    Refuses nothing: an unknown or inactive address is silently ignored, so the page does not tell
+    a stranger which addresses have accounts.
+    """
     user = find_user_by_email(email)
     if user is None or not user.active:
         return
@@ -283,7 +300,7 @@ def request_password_reset(*, email: str) -> None:
 
 
 def user_for_reset_token(token: str) -> User | None:
-    """The user a reset link is for, or None if it is forged, expired or already used."""
+    """The user a reset link is for, or None if it is forged, expired or already used. Refuses nothing: None is the refusal."""
     try:
         data = _serializer("password-reset").loads(
             token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"]
@@ -297,14 +314,17 @@ def user_for_reset_token(token: str) -> User | None:
 
 
 def end_sessions(*, user: User) -> None:
-    """Sign the user out everywhere: every login cookie carries the token being replaced."""
+    """Sign the user out everywhere: every login cookie carries the token being replaced. Refuses nothing."""
     user.session_token = new_session_token()
     record_event(user, "user.logout", user)
     db.session.flush()
 
 
 def set_password(*, user: User, password: str, action: str = "user.password_changed") -> None:
-    """Replace the password, unlock the account and end every other session of the user."""
+    """Replace the password, unlock the account and end every other session of the user.
+
+    Refuses with DomainError (field ``password``) a password shorter than MIN_PASSWORD_LENGTH.
+    """
     _check_password_rules(password)
     user.password_hash = hash_password(password)
     user.session_token = new_session_token()
@@ -316,6 +336,11 @@ def set_password(*, user: User, password: str, action: str = "user.password_chan
 
 
 def change_password(*, user: User, current_password: str, new_password: str) -> None:
+    """Replace the user's password after checking the current one.
+
+    Refuses with DomainError a wrong current password (field ``current_password``) and a new password
+    that breaks the rules (field ``password``, from ``set_password``).
+    """
     if not check_password_hash(user.password_hash, current_password):
         raise DomainError("Your current password is not right.", "current_password")
     set_password(user=user, password=new_password)
@@ -325,6 +350,7 @@ def change_password(*, user: User, current_password: str, new_password: str) -> 
 
 
 def find_organization_by_ein(ein: str) -> Organization | None:
+    """The organization registered with this EIN, or None. Refuses nothing."""
     return db.session.scalar(sa.select(Organization).where(Organization.ein == ein))
 
 
@@ -352,6 +378,11 @@ def create_organization(*, actor: User, fields: dict[str, Any]) -> Organization:
 
 
 def update_organization(*, actor: User, organization: Organization, fields: dict[str, Any]) -> None:
+    """Save the organization's profile ``fields`` and audit what changed.
+
+    Refuses with DomainError (field ``ein``) an EIN another organization holds, including one registered
+    by a concurrent request (the unique key, caught in a savepoint). It does not check the actor.
+    """
     if fields["ein"] != organization.ein:
         other = find_organization_by_ein(fields["ein"])
         if other is not None and other.id != organization.id:
@@ -375,7 +406,11 @@ INVITATION_MAX_AGE = 7 * 24 * 3600
 
 
 def invite_member(*, actor: User, organization: Organization, email: str) -> None:
-    """E-mail a seven-day invitation to join ``organization``."""
+    """E-mail a seven-day invitation to join ``organization``.
+
+    Refuses with DomainError (field ``email``) an address that is already a member. It does not check
+    the actor: the route checks membership.
+    """
     email = normalize_email(email)
     existing = find_user_by_email(email)
     if existing is not None and any(m.organization_id == organization.id for m in existing.memberships):
@@ -389,6 +424,8 @@ def accept_invitation(*, user: User, token: str) -> Organization:
     """Join the organization named in an invitation addressed to ``user``'s e-mail.
 
     Accepting again (a second click, or two at once) is a success that changes nothing.
+    Refuses with DomainError (no field) a forged or expired link, a link sent to another address,
+    and an organization that no longer exists.
     """
     try:
         data = _serializer("invitation").loads(token, max_age=INVITATION_MAX_AGE)

@@ -104,7 +104,9 @@ def _refusal(application: Application, to: ApplicationStatus) -> str:
 
 
 def refusal(application: Application, to: str) -> str | None:
-    """Why ``application`` cannot move to ``to`` now, or None when the table allows it."""
+    """Why ``application`` cannot move to ``to`` now, or None when the table allows it. Refuses nothing
+    itself: ``transition`` raises the message as a DomainError.
+    """
     target = ApplicationStatus(to)
     if target in TRANSITIONS[ApplicationStatus(application.status)]:
         return None

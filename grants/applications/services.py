@@ -69,7 +69,11 @@ def _editable(actor: User, application: Application) -> Application:
 
 
 def start_application(*, actor: User, program: Program, organization: Organization, now: datetime | None = None) -> Application:
-    """Open a draft for ``organization`` in an open program, with its reference number."""
+    """Open a draft for ``organization`` in an open program, with its reference number.
+
+    Refuses with DomainError an actor who is not a member of ``organization`` (field
+    ``organization_id``) and a program that is not accepting applications (no field).
+    """
     now = now or utcnow()
     if not is_member(actor, organization.id):
         raise DomainError("You can only apply on behalf of an organization you belong to.", "organization_id")
@@ -91,7 +95,11 @@ def start_application(*, actor: User, program: Program, organization: Organizati
 
 
 def update_project(*, actor: User, application: Application, fields: dict[str, Any]) -> None:
-    """Save the project answers of a draft; DomainError when it is no longer a draft."""
+    """Save the project answers of a draft; DomainError when it is no longer a draft.
+
+    Refuses with DomainError an actor who is not a member of the applicant organization and an application that is no
+    longer a draft (no field).
+    """
     application = _editable(actor, application)
     before = {field: getattr(application, field) for field in PROJECT_FIELDS}
     for field in PROJECT_FIELDS:
@@ -132,7 +140,12 @@ def _attach(*, actor: User, application: Application, kind: str, stored: StoredF
 
 
 def add_partner(*, actor: User, application: Application, fields: dict[str, Any], letter: FileStorage | None = None) -> Partner:
-    """Add a partner, with its commitment letter when one is given (checked before anything changes)."""
+    """Add a partner, with its commitment letter when one is given (checked before anything changes).
+
+    Refuses with DomainError an actor who is not a member of the applicant organization and an application that is no
+    longer a draft (no field), a partner type the
+    program does not fund (field ``partner_type``) and a refused letter (field ``letter``, ``store_upload``).
+    """
     application = _editable(actor, application)
     _check_partner_type(application, fields["partner_type"])
     stored = store_upload(letter, "letter") if letter is not None and letter.filename else None
@@ -146,6 +159,12 @@ def add_partner(*, actor: User, application: Application, fields: dict[str, Any]
 
 
 def update_partner(*, actor: User, partner: Partner, fields: dict[str, Any], letter: FileStorage | None = None) -> None:
+    """Save a partner's details and replace its commitment letter when a new one is given.
+
+    Refuses with DomainError an actor who is not a member of the applicant organization and an application that is no
+    longer a draft (no field), a partner type the
+    program does not fund (field ``partner_type``) and a refused letter (field ``letter``, ``store_upload``).
+    """
     application = _editable(actor, partner.application)
     _check_partner_type(application, fields["partner_type"])
     stored = store_upload(letter, "letter") if letter is not None and letter.filename else None
@@ -165,6 +184,11 @@ def update_partner(*, actor: User, partner: Partner, fields: dict[str, Any], let
 
 
 def remove_partner(*, actor: User, partner: Partner) -> None:
+    """Remove a partner and its commitment letter.
+
+    Refuses with DomainError an actor who is not a member of the applicant organization and an application that is no
+    longer a draft (no field).
+    """
     application = _editable(actor, partner.application)
     if partner.commitment_letter is not None:
         _delete_attachment(actor, partner.commitment_letter)
@@ -179,8 +203,8 @@ def remove_partner(*, actor: User, partner: Partner) -> None:
 def save_budget(*, actor: User, application: Application, lines: list[dict[str, Any]], match_cents: int | None) -> None:
     """Replace the budget lines and the match; the requested amount becomes their sum.
 
-    DomainError (nothing changed) for more than MAX_BUDGET_LINES lines, an unknown category, or
-    an application that is no longer a draft.
+    Refuses with DomainError (nothing changed) more than MAX_BUDGET_LINES lines, an unknown category (field
+    ``lines``), or an application that is no longer a draft or an actor who is not a member (no field).
     """
     application = _editable(actor, application)
     if len(lines) > MAX_BUDGET_LINES:
@@ -213,11 +237,14 @@ def save_budget(*, actor: User, application: Application, lines: list[dict[str, 
 
 
 def required_match_cents(application: Application) -> int:
-    """The smallest match that meets the program's percent of the requested amount (rounded up)."""
+    """The smallest match that meets the program's percent of the requested amount (rounded up). Refuses nothing."""
     return -(-application.requested_cents * application.program.match_percent // 100)
 
 
 def budget_problems(application: Application) -> list[str]:
+    """What is wrong with the budget against the program's rules (no lines, below the floor, above the
+    ceiling, too small a match), as messages. Refuses nothing: a question, not an action.
+    """
     program = application.program
     problems = []
     if not application.budget_lines:
@@ -240,6 +267,13 @@ def budget_problems(application: Application) -> list[str]:
 
 
 def add_attachment(*, actor: User, application: Application, kind: str, file: FileStorage | None) -> Attachment:
+    """Upload a document of ``kind`` to a draft.
+
+    Refuses with DomainError an actor who is not a member of the applicant organization and an application that is no
+    longer a draft (no field), a kind that is unknown or
+    uploaded elsewhere (commitment letters, payment documentation; field ``kind``) and a refused file
+    (field ``file``, ``store_upload``).
+    """
     application = _editable(actor, application)
     if kind not in ATTACHMENT_KINDS or kind in ("commitment_letter", "payment_documentation"):
         raise DomainError("Choose what kind of document this is.", "kind")
@@ -247,6 +281,12 @@ def add_attachment(*, actor: User, application: Application, kind: str, file: Fi
 
 
 def remove_attachment(*, actor: User, attachment: Attachment) -> None:
+    """Delete a document from a draft.
+
+    Refuses with DomainError an actor who is not a member of the applicant organization and an application that is no
+    longer a draft (no field), and a partner's
+    commitment letter, which is replaced from the partner's page.
+    """
     _editable(actor, attachment.application)
     if attachment.partner_id is not None:
         raise DomainError("Replace a commitment letter from the partner's page instead.")
@@ -271,7 +311,7 @@ class Gap:
 
 
 def completeness(application: Application) -> list[Gap]:
-    """What still stands between this draft and submission, by step."""
+    """What still stands between this draft and submission, by step. Refuses nothing: a question, not an action."""
     gaps = []
     required = {
         "title": "Give the project a title.",
@@ -301,7 +341,7 @@ def completeness(application: Application) -> list[Gap]:
 
 
 def submission_refusal(application: Application, now: datetime) -> str | None:
-    """Why this application cannot be submitted now, or None."""
+    """Why this application cannot be submitted now, or None. Refuses nothing itself: ``submit_application`` raises it."""
     program = application.program
     if not application.is_draft:
         when = format_instant(application.submitted_at) if application.submitted_at else ""
@@ -326,8 +366,9 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
     """Submit a complete draft once, before its deadline by server time.
 
     Locks the application row, so a double click or a replayed POST finds it already submitted.
-    Raises NotAccepted (nothing changes) when it is late, already submitted, incomplete or not
-    certified, the first of these that applies.
+    Raises NotAccepted (a DomainError; nothing changes) when it is missing, late, already submitted,
+    incomplete or not certified (field ``certify``), the first of these that applies; DomainError
+    for an actor who is not a member of the applicant organization.
     """
     now = now or utcnow()
     application = lock_row(Application, application_id)
@@ -352,7 +393,7 @@ def submit_application(*, actor: User, application_id: int, certified: bool, now
 
 
 def grantee_recipients(application: Application) -> list[str]:
-    """Who hears about an application or award: active members of the organization and its contact."""
+    """Who hears about an application or award: active members of the organization and its contact. Refuses nothing."""
     members = db.session.scalars(
         sa.select(User.email).join(Membership, Membership.user_id == User.id)
         .where(Membership.organization_id == application.organization_id, User.active.is_(True))
@@ -361,7 +402,7 @@ def grantee_recipients(application: Application) -> list[str]:
 
 
 def notify_grantee(application: Application, event: str, **context: Any) -> None:
-    """Queue ``event``'s message (``templates/email/<event>.txt``) to each of ``grantee_recipients``."""
+    """Queue ``event``'s message (``templates/email/<event>.txt``) to each of ``grantee_recipients``. Refuses nothing."""
     notify(event, to=grantee_recipients(application), application=application, **context)
 
 

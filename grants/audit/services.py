@@ -48,6 +48,7 @@ def _instant(value: datetime) -> str:
 
 
 def event_hash(event: AuditEvent) -> str:
+    """The SHA-256 of the event's fields and its predecessor's hash, in canonical JSON. Refuses nothing."""
     payload = {
         "prev_hash": event.prev_hash,
         "occurred_at": _instant(event.occurred_at),
@@ -64,7 +65,7 @@ def event_hash(event: AuditEvent) -> str:
 
 
 def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """The fields whose values differ, as ``{field: {"before": …, "after": …}}``."""
+    """The fields whose values differ, as ``{field: {"before": …, "after": …}}``. Refuses nothing."""
     return {
         key: {"before": before.get(key), "after": after.get(key)}
         for key in sorted(set(before) | set(after))
@@ -85,6 +86,7 @@ def record_event(
 
     ``entity`` is a model instance (flushed, so it has an id) or None with ``entity_type`` and
     ``entity_id`` given. ``changes`` is usually ``{field: {"before": x, "after": y}}``.
+    Refuses nothing: on PostgreSQL it waits for the chain's lock, held to the end of the transaction.
     """
     if entity is not None:
         if entity.id is None:
@@ -146,7 +148,9 @@ class ChainReport:
 
 
 def parse_anchor(text: str) -> tuple[int, str]:
-    """``ID:HASH`` as printed by audit-verify; ValueError for anything else."""
+    """``ID:HASH`` as printed by audit-verify; ValueError for anything else. Refuses nothing else
+    (no DomainError: it parses a command-line option).
+    """
     event_id, _, digest = text.strip().partition(":")
     if not event_id.isascii() or not event_id.isdigit() or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
         raise ValueError("An anchor is the event id and its hash as audit-verify prints them: ID:HASH (64 hex digits).")
@@ -210,7 +214,7 @@ def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) 
     hashes, so ``anchor`` (a head recorded earlier, outside the database) must still be in the
     chain with the same hash. Every row must be on the chain: one after the head is either an
     append made during the walk (it follows the chain, and the head has moved to it) or was put
-    there some other way.
+    there some other way. Refuses nothing: a broken chain is reported, not raised.
     """
     # The head is read first and the first walk stops at it: on PostgreSQL every query sees the
     # latest commits, and events appended while the walk runs must not look like a removed tail.

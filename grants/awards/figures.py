@@ -65,7 +65,9 @@ class AwardMoney:
 
 def award_money(award_ids: Iterable[int] | None = None, name: str = "award_money") -> AwardMoney:
     """Per award: paid, pending, requested cents and the last paid date, in one grouped subquery
-    (restricted to ``award_ids`` when given, so a page of awards reads only its own payments)."""
+    (restricted to ``award_ids`` when given, so a page of awards reads only its own payments).
+    Refuses nothing.
+    """
     stmt = sa.select(
         Disbursement.award_id,
         sa.func.sum(sa.case((Disbursement.status == PAID, Disbursement.amount_cents), else_=0)).label("paid"),
@@ -87,7 +89,7 @@ class AwardFigures:
 
 
 def award_figures_by_id(award_ids: Iterable[int]) -> dict[int, AwardFigures]:
-    """The figures of each of ``award_ids`` (absent ids are left out), in one query."""
+    """The figures of each of ``award_ids`` (absent ids are left out), in one query. Refuses nothing."""
     award_ids = sorted(set(award_ids))
     if not award_ids:
         return {}
@@ -99,7 +101,9 @@ def award_figures_by_id(award_ids: Iterable[int]) -> dict[int, AwardFigures]:
 
 
 def award_figures(award: Award) -> AwardFigures:
-    """One award's figures (the row is flushed first, so a change made in this transaction counts)."""
+    """One award's figures (the row is flushed first, so a change made in this transaction counts).
+    Refuses nothing.
+    """
     return award_figures_by_id([award.id])[award.id]
 
 
@@ -181,7 +185,9 @@ def program_money(program_ids: Iterable[int] | None = None, *, payments: bool = 
                   excluding_application_id: int | None = None) -> ProgramMoney:
     """Per program (of ``program_ids``, or every one): awarded, approved not yet awarded (less one
     application's approval while it is being turned into an award), committed, remaining, and,
-    with ``payments``, its awards' paid, pending and requested (sums of the award figures)."""
+    with ``payments``, its awards' paid, pending and requested (sums of the award figures).
+    Refuses nothing.
+    """
     ids = None if program_ids is None else sorted(set(program_ids))
     return ProgramMoney(_awarded_by_program(ids), _approved_by_program(ids, excluding_application_id),
                         _payments_by_program(ids) if payments else None)
@@ -213,7 +219,8 @@ class ProgramFigures:
 
 def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures]:
     """Budget, awarded, approved, paid, pending and remaining per program, in one query; newest
-    fiscal year first, then by name."""
+    fiscal year first, then by name. Refuses nothing: the caller decides who sees them.
+    """
     money = program_money(program_ids)
     stmt = money.join(sa.select(
         Program.id, Program.name, Program.fiscal_year, Program.total_budget_cents, money.awarded, money.paid,
@@ -226,7 +233,7 @@ def program_figures(program_ids: list[int] | None = None) -> list[ProgramFigures
 
 
 def total_figures(rows: list[ProgramFigures], *, name: str = "All programs", fiscal_year: int = 0) -> ProgramFigures:
-    """The sum of several programs' figures (a total row)."""
+    """The sum of several programs' figures (a total row). Refuses nothing."""
     def total(attribute: str) -> int:
         return sum(getattr(row, attribute) for row in rows)
 
@@ -238,6 +245,7 @@ def total_figures(rows: list[ProgramFigures], *, name: str = "All programs", fis
 @budget.counts_commitments
 def committed_cents(program_id: int, *, excluding_application_id: int | None = None) -> int:
     """Money the program has promised: every award's current amount, plus approvals not yet awarded
-    (less ``excluding_application_id``'s, the approval being turned into an award)."""
+    (less ``excluding_application_id``'s, the approval being turned into an award). Refuses nothing.
+    """
     money = program_money([program_id], payments=False, excluding_application_id=excluding_application_id)
     return int(db.session.scalar(money.join(sa.select(money.committed).select_from(Program).where(Program.id == program_id))) or 0)

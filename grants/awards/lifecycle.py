@@ -128,7 +128,7 @@ _REPORT_REFUSALS = {
 
 
 def status_check(statuses: type[StrEnum]) -> str:
-    """The SQL of a CHECK constraint that lets a status column hold only the enum's values."""
+    """The SQL of a CHECK constraint that lets a status column hold only the enum's values. Refuses nothing."""
     return "status IN (" + ", ".join(f"'{status.value}'" for status in statuses) + ")"
 
 
@@ -142,7 +142,9 @@ _TABLES: dict[type[StrEnum], tuple[Mapping, Mapping, Mapping]] = {
 
 
 def allowed(obj: Any, to: StrEnum) -> bool:
-    """Whether the table allows moving ``obj`` (an award, payment or report) to ``to`` from where it is."""
+    """Whether the table allows moving ``obj`` (an award, payment or report) to ``to`` from where it is.
+    Refuses nothing: a question, not an action.
+    """
     transitions, _, _ = _TABLES[type(to)]
     return to in transitions[type(to)(obj.status)]
 

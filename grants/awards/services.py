@@ -449,7 +449,7 @@ def report_periods(start: date, end: date) -> list[tuple[date, date]]:
     """Quarters from the start of the period of performance; the last ends with it and is the final report.
 
     A remainder shorter than a month is folded into the quarter before it, so an award that runs
-    a day past a whole number of quarters gets no one-day "final report" of its own.
+    a day past a whole number of quarters gets no one-day "final report" of its own. Refuses nothing.
     """
     periods, k = [], 0
     while True:

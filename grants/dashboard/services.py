@@ -65,7 +65,9 @@ class StatusCount:
 
 
 def applications_by_status(*, program_ids: list[int] | None) -> list[StatusCount]:
-    """Applications per status, every status of the pipeline in order (draft → … → awarded, withdrawn last)."""
+    """Applications per status, every status of the pipeline in order (draft → … → awarded, withdrawn last).
+    Refuses nothing: a read-only query.
+    """
     stmt = sa.select(Application.status, sa.func.count(Application.id)).group_by(Application.status)
     counts = {status: _int(n) for status, n in db.session.execute(_in_programs(stmt, Application.program_id, program_ids))}
     return [StatusCount(status, label, counts.get(status, 0)) for status, label in APPLICATION_STATUSES.items()]
@@ -102,7 +104,9 @@ def _amounts(key_column, program_ids: list[int] | None, joins) -> dict[str, Amou
 
 
 def amounts_by_partner_type(*, program_ids: list[int] | None) -> list[AmountsRow]:
-    """Requested and awarded per partner type; an application counts once under each type it partners with."""
+    """Requested and awarded per partner type; an application counts once under each type it partners with.
+    Refuses nothing: a read-only query.
+    """
     types = sa.select(Partner.application_id, Partner.partner_type).distinct().subquery("types")
     found = _amounts(types.c.partner_type, program_ids,
                      lambda stmt: stmt.join(types, types.c.application_id == Application.id))
@@ -115,7 +119,9 @@ def amounts_by_partner_type(*, program_ids: list[int] | None) -> list[AmountsRow
 
 
 def amounts_by_county(*, program_ids: list[int] | None) -> list[AmountsRow]:
-    """Requested and awarded per county of the applicant organization (the ledger's County column)."""
+    """Requested and awarded per county of the applicant organization (the ledger's County column).
+    Refuses nothing: a read-only query.
+    """
     found = _amounts(Organization.county, program_ids,
                      lambda stmt: stmt.join(Organization, Organization.id == Application.organization_id))
     return [found[county] for county in sorted(found, key=lambda c: (c or "").lower())]
@@ -139,6 +145,9 @@ class ReviewProgress:
 
 
 def review_progress(*, program_ids: list[int] | None) -> ReviewProgress:
+    """Review assignments per status (assigned, in progress, submitted, recused) in the programs.
+    Refuses nothing: a read-only query.
+    """
     stmt = (
         sa.select(ReviewAssignment.status, sa.func.count(ReviewAssignment.id))
         .join(Application, Application.id == ReviewAssignment.application_id)
@@ -158,7 +167,9 @@ class OverdueReviewer:
 
 
 def overdue_reviewers(*, program_ids: list[int] | None, now: datetime) -> list[OverdueReviewer]:
-    """Reviewers with assignments still open after the program's review deadline, most overdue first."""
+    """Reviewers with assignments still open after the program's review deadline, most overdue first.
+    Refuses nothing: a read-only query.
+    """
     overdue = sa.func.count(ReviewAssignment.id)
     stmt = (
         sa.select(User.id, User.name, User.email, overdue, sa.func.min(Program.review_deadline, type_=UTCDateTime()))
@@ -187,7 +198,9 @@ class ReportsDue:
 
 
 def reports_due(*, program_ids: list[int] | None, today: date) -> ReportsDue:
-    """Progress reports of open awards still to be (re)submitted: overdue, and due in the next 30 days."""
+    """Progress reports of open awards still to be (re)submitted: overdue, and due in the next 30 days.
+    Refuses nothing: a read-only query.
+    """
     week, month = today + timedelta(days=REPORTS_DUE_THIS_WEEK_DAYS), today + timedelta(days=REPORTS_DUE_SOON_DAYS)
     due = ProgressReport.due_on
     stmt = (
@@ -205,12 +218,16 @@ def reports_due(*, program_ids: list[int] | None, today: date) -> ReportsDue:
 
 
 def program_ids_for_fiscal_year(fiscal_year: int | None) -> list[int] | None:
+    """The ids of the fiscal year's programs, or None (every program) without a fiscal year.
+    Refuses nothing: a read-only query.
+    """
     if fiscal_year is None:
         return None
     return list(db.session.scalars(sa.select(Program.id).where(Program.fiscal_year == fiscal_year).order_by(Program.id)))
 
 
 def fiscal_years() -> list[int]:
+    """The fiscal years that have programs, newest first. Refuses nothing: a read-only query."""
     return list(db.session.scalars(sa.select(Program.fiscal_year).distinct().order_by(Program.fiscal_year.desc())))
 
 
@@ -218,13 +235,13 @@ def fiscal_years() -> list[int]:
 
 
 def fiscal_year_start(day: date) -> date:
-    """The first day of the state fiscal year that ``day`` falls in."""
+    """The first day of the state fiscal year that ``day`` falls in. Refuses nothing."""
     year = day.year if day.month >= FISCAL_YEAR_START_MONTH else day.year - 1
     return date(year, FISCAL_YEAR_START_MONTH, 1)
 
 
 def fiscal_year_of(day: date) -> int:
-    """The fiscal year's name: the calendar year in which it ends."""
+    """The fiscal year's name: the calendar year in which it ends. Refuses nothing."""
     start = fiscal_year_start(day)
     return start.year + 1 if FISCAL_YEAR_START_MONTH > 1 else start.year
 
@@ -238,6 +255,7 @@ class PaymentQueue:
 
 
 def payment_queue() -> PaymentQueue:
+    """Payments awaiting approval and awaiting payment: how many and how much of each. Refuses nothing: a read-only query."""
     rows = db.session.execute(
         sa.select(Disbursement.status, sa.func.count(Disbursement.id), sa.func.sum(Disbursement.amount_cents))
         .where(Disbursement.is_pending)
@@ -260,7 +278,7 @@ class PaymentsMade:
 
 
 def payments_made(*, today: date) -> PaymentsMade:
-    """Payments marked paid this calendar month and this fiscal year, up to ``today``."""
+    """Payments marked paid this calendar month and this fiscal year, up to ``today``. Refuses nothing: a read-only query."""
     month_start, year_start = today.replace(day=1), fiscal_year_start(today)
     in_month = Disbursement.paid_on >= month_start
     month_count, month_cents, year_count, year_cents = db.session.execute(
@@ -297,6 +315,7 @@ def awards_needing_attention(*, today: date, limit: int = ATTENTION_LIMIT,
 
     Returns the first ``limit`` by end date and how many there are in all (one query). Awards of
     ``hidden`` applications (the viewer declared a conflict of interest on them) are left out.
+    Refuses nothing: a read-only query; the route decides who sees it.
     """
     money = award_money()
     paid, pending, remaining = money.paid, money.pending, money.remaining()
@@ -337,7 +356,9 @@ class ReviewerProgramLoad:
 
 
 def reviewer_workload(*, reviewer_id: int) -> list[ReviewerProgramLoad]:
-    """One reviewer's assignments per program and status: programs with open work first, soonest deadline first."""
+    """One reviewer's assignments per program and status: programs with open work first, soonest deadline first.
+    Refuses nothing: a read-only query.
+    """
     rows = db.session.execute(
         sa.select(
             Program.id, Program.name, Program.review_deadline,
@@ -358,7 +379,9 @@ def reviewer_workload(*, reviewer_id: int) -> list[ReviewerProgramLoad]:
 
 
 def open_assignments(*, reviewer_id: int, limit: int = OPEN_ASSIGNMENTS_LIMIT) -> list[ReviewAssignment]:
-    """The reviewer's assignments not yet submitted, soonest deadline first, with application and program loaded."""
+    """The reviewer's assignments not yet submitted, soonest deadline first, with application and program loaded.
+    Refuses nothing: a read-only query.
+    """
     return db.session.scalars(
         sa.select(ReviewAssignment)
         .join(ReviewAssignment.application)
@@ -386,7 +409,7 @@ class OrganizationSummary:
 
 
 def organization_summaries(*, organization_ids: list[int], today: date) -> dict[int, OrganizationSummary]:
-    """Per organization: what is in progress and what is due, in three grouped queries."""
+    """Per organization: what is in progress and what is due, in three grouped queries. Refuses nothing: a read-only query."""
     if not organization_ids:
         return {}
     status = Application.status
@@ -437,7 +460,9 @@ def organization_summaries(*, organization_ids: list[int], today: date) -> dict[
 
 
 def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, AwardFigures], dict[int, ProgressReport]]:
-    """The organizations' awards, their money figures and next report due: three queries, whatever the count."""
+    """The organizations' awards, their money figures and next report due: three queries, whatever the count.
+    Refuses nothing: a read-only query.
+    """
     if not organization_ids:
         return [], {}, {}
     awards = db.session.scalars(
@@ -465,7 +490,9 @@ def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, 
 
 
 def recent_payments(*, organization_ids: list[int], limit: int = RECENT_PAYMENTS_LIMIT) -> list[Disbursement]:
-    """The organizations' latest payments and payment requests, newest first, with their award loaded."""
+    """The organizations' latest payments and payment requests, newest first, with their award loaded.
+    Refuses nothing: a read-only query.
+    """
     if not organization_ids:
         return []
     return db.session.scalars(

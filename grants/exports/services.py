@@ -92,6 +92,9 @@ def _stream(stmt):
 
 
 def app_version() -> str:
+    """The installed version of the grants package, for the About sheet ("unknown" when not installed).
+    Refuses nothing.
+    """
     try:
         return version("grants")
     except PackageNotFoundError:
@@ -142,12 +145,15 @@ def _award_rows_stmt(filters: LedgerFilters):
 
 
 def count_awards(filters: LedgerFilters) -> int:
+    """How many awards the ledger's filters select. Refuses nothing."""
     stmt = sa.select(sa.func.count()).select_from(Award).join(Program, Program.id == Award.program_id)
     return db.session.scalar(filters.apply(stmt))
 
 
 def count_ledger_rows(filters: LedgerFilters) -> int:
-    """Rows the ledger's Awards, Disbursements and Amendments sheets will hold: the progress bar's length."""
+    """Rows the ledger's Awards, Disbursements and Amendments sheets will hold: the progress bar's length.
+    Refuses nothing.
+    """
     total = count_awards(filters)
     for model in (Disbursement, Amendment):
         stmt = (sa.select(sa.func.count()).select_from(model).join(Award, Award.id == model.award_id)
@@ -187,7 +193,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
     """Write the ledger (Awards, Disbursements, Amendments, Summary, About) to ``target``.
 
     ``progress`` is called with the number of rows written since its last call, over all three data
-    sheets (``count_ledger_rows`` is the total).
+    sheets (``count_ledger_rows`` is the total). Refuses nothing: the caller checks who may download it.
     """
     workbook = Workbook(write_only=True)
     ticker = _ProgressEvery(progress)
@@ -426,7 +432,9 @@ def applications_scores_workbook(target, *, program: Program, generated_by: str,
     submitted applications outside it by reference; per-criterion averages; reviewer calibration.
 
     ``hidden`` applications (the downloader declared a conflict of interest on them) are left out of
-    every sheet's rows, and the About sheet says how many."""
+    every sheet's rows, and the About sheet says how many. Refuses nothing: the caller checks who
+    may download it.
+    """
     from grants.reviews.services import calibration, ranking
 
     workbook = Workbook(write_only=True)
@@ -505,7 +513,7 @@ GIVING_COLUMNS = [
 
 
 def giving360_workbook(target, *, program: Program | None, progress: Progress | None = None) -> int:
-    """The grants in the 360Giving Data Standard spreadsheet layout, for open publication."""
+    """The grants in the 360Giving Data Standard spreadsheet layout, for open publication. Refuses nothing."""
     prefix = current_app.config["ORG_ID_PREFIX"]
     agency = current_app.config["AGENCY_NAME"]
     workbook = Workbook(write_only=True)
@@ -541,6 +549,7 @@ def giving360_workbook(target, *, program: Program | None, progress: Progress | 
 
 
 def export_filename(kind: str, *, program: Program | None = None, fiscal_year: int | None = None) -> str:
+    """The download's file name: kind, program slug (or all-programs), fiscal year, today's date. Refuses nothing."""
     parts = [kind, program.slug if program else "all-programs"]
     if fiscal_year:
         parts.append(f"fy{fiscal_year}")

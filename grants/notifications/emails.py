@@ -61,12 +61,16 @@ def _environment() -> Environment:
 
 
 def email_template(event: str, locale: str = DEFAULT_LOCALE) -> Template:
-    """The template for ``event`` in ``locale``, or the English one when that language has none."""
+    """The template for ``event`` in ``locale``, or the English one when that language has none.
+    Refuses nothing (Jinja's TemplateNotFound for an event with no template: a programming error).
+    """
     return _environment().select_template([f"{TEMPLATE_FOLDER}/{locale}/{event}.txt", f"{TEMPLATE_FOLDER}/{event}.txt"])
 
 
 def render_email(event: str, *, locale: str = DEFAULT_LOCALE, **context: Any) -> RenderedEmail:
-    """Render the subject and body of ``event``'s message from the objects in ``context``."""
+    """Render the subject and body of ``event``'s message from the objects in ``context``. Refuses
+    nothing (a variable the template needs and ``context`` lacks raises Jinja's UndefinedError).
+    """
     template = email_template(event, locale)
     variables = template.new_context({"agency_name": current_app.config["AGENCY_NAME"], "external_url": external_url, **context})
     subject = "".join(template.blocks["subject"](variables)).strip()
@@ -80,7 +84,8 @@ def notify(
     """Queue ``event``'s message to each address in ``to``, in the caller's transaction.
 
     Returns the messages queued: none for an address whose ``dedupe_key`` was already used. A
-    dedupe key names one message, so it takes one address.
+    dedupe key names one message, so it takes one address. Refuses nothing a user did: ValueError
+    (a programming error, not a DomainError) for a dedupe key with more than one address.
     """
     recipients = [to] if isinstance(to, str) else list(to)
     if dedupe_key is not None and len(recipients) != 1:

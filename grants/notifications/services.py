@@ -27,7 +27,7 @@ def external_url(endpoint: str, **values) -> str:
     """An absolute link for an e-mail or export, always on PUBLIC_BASE_URL.
 
     Never built from the request: its Host header is whatever the client sent, and a reset link
-    on a host the attacker names hands them the token.
+    on a host the attacker names hands them the token. Refuses nothing.
     """
     base = urlsplit(current_app.config["PUBLIC_BASE_URL"])
     adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
@@ -46,7 +46,7 @@ def fitted_dedupe_key(key: str) -> str:
 
     A key carries an e-mail address (up to 254 characters), and PostgreSQL refuses a value longer
     than the column, which aborted the whole reminder run; short keys stay as they were, so
-    messages already queued under them are still recognised.
+    messages already queued under them are still recognised. Refuses nothing.
     """
     if len(key) <= DEDUPE_KEY_LENGTH:
         return key
@@ -55,7 +55,9 @@ def fitted_dedupe_key(key: str) -> str:
 
 
 def one_line_subject(subject: str) -> str:
-    """``subject`` as one header line: control characters and line breaks folded into single spaces."""
+    """``subject`` as one header line: control characters and line breaks folded into single spaces.
+    Refuses nothing.
+    """
     return " ".join(_CONTROL_CHARACTERS.sub(" ", subject).split())[:SUBJECT_LENGTH]
 
 
@@ -66,6 +68,7 @@ def queue_message(
 
     The subject is folded onto one line (a name typed with a line break must not start a new
     header). With a ``dedupe_key`` already used, nothing is queued and None is returned.
+    Refuses nothing.
     """
     if dedupe_key is not None:
         dedupe_key = fitted_dedupe_key(dedupe_key)
@@ -100,7 +103,9 @@ class ClaimedMessage:
 
 
 def retry_delay(attempts: int) -> timedelta:
-    """The pause before the next try after ``attempts`` failed ones: doubling, at most six hours."""
+    """The pause before the next try after ``attempts`` failed ones: doubling, at most six hours.
+    Refuses nothing.
+    """
     seconds = current_app.config["OUTBOX_RETRY_SECONDS"] * 2 ** min(attempts - 1, 20)
     return timedelta(seconds=min(seconds, 6 * 3600))
 
@@ -116,6 +121,7 @@ def deliver_pending(
     claim that runs out after OUTBOX_CLAIM_SECONDS. It commits: call it outside a unit of work.
     ``include_retrying`` also sends messages waiting for their next retry (an administrator's
     "Send now"); messages given up on stay failed. Each message is tried at most once per call.
+    Refuses nothing: a message that cannot be sent is counted in ``failed``.
     """
     db.session.commit()
     sent = failed = 0
@@ -172,7 +178,7 @@ def deliver(message: ClaimedMessage) -> bool:
 
     Any error building or sending it (a refused header, an unreachable server) is kept on the
     row; the message is tried again after ``retry_delay`` and given up after OUTBOX_MAX_ATTEMPTS,
-    and the next message is sent all the same.
+    and the next message is sent all the same. Refuses nothing.
     """
     try:
         _send(message)

@@ -27,7 +27,7 @@ _Count = TypeVar("_Count", bound=_Commitments)
 
 
 def counts_commitments(function: _Count) -> _Count:
-    """Register the function that counts a program's commitments (``grants.awards.figures``)."""
+    """Register the function that counts a program's commitments (``grants.awards.figures``). Refuses nothing."""
     global _commitments
     _commitments = function
     return function
@@ -35,21 +35,25 @@ def counts_commitments(function: _Count) -> _Count:
 
 def committed_cents(program_id: int, *, excluding_application_id: int | None = None) -> int:
     """Money the program has promised: every award's current amount, plus approvals not yet awarded
-    (less ``excluding_application_id``'s, the approval being turned into an award)."""
+    (less ``excluding_application_id``'s, the approval being turned into an award).
+    Refuses nothing; raises RuntimeError only when no count is registered (a wiring fault).
+    """
     if _commitments is None:
         raise RuntimeError("No commitments count registered: import grants.awards.figures (create_app does).")
     return _commitments(program_id, excluding_application_id=excluding_application_id)
 
 
 def remaining_cents(program: Program) -> int:
-    """What the program can still promise."""
+    """What the program can still promise. Refuses nothing."""
     return program.total_budget_cents - committed_cents(program.id)
 
 
 def refuse_over_budget(program: Program, adding: int, what: str, field: str = "amount", *,
                        excluding_application_id: int | None = None) -> None:
     """DomainError (on ``field``, with the figures) when promising ``adding`` more would take the
-    program's commitments over its budget. The caller holds the program's row lock."""
+    program's commitments over its budget. The caller holds the program's row lock. Refuses
+    nothing else.
+    """
     committed = committed_cents(program.id, excluding_application_id=excluding_application_id)
     if committed + adding > program.total_budget_cents:
         raise DomainError(

@@ -63,7 +63,7 @@ _VERBS = {
 
 
 def allowed_moves(status: str) -> frozenset[ProgramStatus]:
-    """The statuses a program in ``status`` may move to (none for an unknown status)."""
+    """The statuses a program in ``status`` may move to (none for an unknown status). Refuses nothing."""
     try:
         return TRANSITIONS[ProgramStatus(status)]
     except ValueError:
@@ -71,7 +71,9 @@ def allowed_moves(status: str) -> frozenset[ProgramStatus]:
 
 
 def refusal(current: str, to: str) -> str | None:
-    """Why a program in ``current`` cannot move to ``to``, or None when the table allows it."""
+    """Why a program in ``current`` cannot move to ``to``, or None when the table allows it. Refuses nothing
+    itself: ``transition`` raises the message as a DomainError.
+    """
     try:
         target = ProgramStatus(to)
     except ValueError:

@@ -72,7 +72,13 @@ def _flush_unique(change) -> None:
 def update_program(*, actor: User, program: Program, fields: dict[str, Any]) -> None:
     """Change a program's settings. The row is locked: the budget can never drop below what the
     program has already awarded or approved, and the code and fiscal year, which number its
-    applications and awards, are fixed once it has applications."""
+    applications and awards, are fixed once it has applications.
+
+    Refuses with DomainError, on the field at fault: a floor above the ceiling, a ceiling above the
+    budget, a closing time not after the opening, no or unknown partner types, a slug or code another
+    program uses, a budget below the commitments (``total_budget_cents``), and a new code or fiscal
+    year once there are applications. It does not check the actor.
+    """
     _check_program(fields, program)
     program = lock_row(Program, program.id)
     committed = budget.committed_cents(program.id)
@@ -106,6 +112,7 @@ def change_program_status(*, actor: User, program: Program, status: str) -> None
 
 
 def open_programs(now: datetime | None = None) -> list[Program]:
+    """Published programs open for applications at ``now``, closing soonest first. Refuses nothing."""
     now = now or utcnow()
     return db.session.scalars(
         sa.select(Program)
@@ -179,7 +186,11 @@ def remove_criterion(*, actor: User, criterion: Criterion) -> None:
 
 
 def move_criterion(*, actor: User, criterion: Criterion, direction: int) -> None:
-    """Swap a criterion with its neighbour (direction -1 = up, +1 = down)."""
+    """Swap a criterion with its neighbour (direction -1 = up, +1 = down).
+
+    Refuses with DomainError (no field) a frozen rubric and a criterion removed meanwhile; a move past
+    either end changes nothing.
+    """
     program, criterion = _locked_criterion(criterion)
     ordered = list(program.criteria)
     index = ordered.index(criterion)

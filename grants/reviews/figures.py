@@ -17,7 +17,9 @@ import sqlalchemy as sa
 
 def score_statistics(x) -> tuple:
     """The aggregate columns over a score column ``x``, for a grouped query: ``n`` (reviews),
-    ``mean``, ``sq`` (the mean of the squares, for the standard deviation), ``lo`` and ``hi``."""
+    ``mean``, ``sq`` (the mean of the squares, for the standard deviation), ``lo`` and ``hi``.
+    Refuses nothing.
+    """
     return (
         sa.func.count().label("n"),
         sa.func.avg(x).label("mean"),
@@ -30,13 +32,16 @@ def score_statistics(x) -> tuple:
 def median_term(x, position, count):
     """Averaged over a group, the median of ``x``: the middle value, or the mean of the two middle
     ones. ``position`` is x's row number in the group ordered by x (from 1), ``count`` the group's
-    size (both window functions); avg skips the NULLs of every other row."""
+    size (both window functions); avg skips the NULLs of every other row. Refuses nothing.
+    """
     return sa.case((sa.or_(position == (count + 1) // 2, position == (count + 2) // 2), x), else_=None)
 
 
 def standard_deviation(mean, mean_square) -> float | None:
     """The population standard deviation from the mean and the mean of the squares (None without
-    reviews); never negative, though rounding can make the difference of the two a hair below 0."""
+    reviews); never negative, though rounding can make the difference of the two a hair below 0.
+    Refuses nothing.
+    """
     if mean is None:
         return None
     mean = float(mean)
