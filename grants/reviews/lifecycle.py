@@ -48,6 +48,16 @@ class ConflictStatus(StrEnum):
         return {"pending": "Declaration needed", "none": "No conflict", "conflicted": "Conflict declared"}[self.value]
 
 
+class DecisionOutcome(StrEnum):
+    """A program officer's decision on an application. A decision is recorded once and never moves
+    (a new decision is a new row), so it has no transitions; ``decisions.STATUS_AFTER`` maps it to the
+    application status it leads to."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"
+
+
 TRANSITIONS: dict[ReviewStatus, frozenset[ReviewStatus]] = {
     ReviewStatus.ASSIGNED: frozenset({ReviewStatus.IN_PROGRESS, ReviewStatus.SUBMITTED, ReviewStatus.RECUSED}),
     ReviewStatus.IN_PROGRESS: frozenset({ReviewStatus.SUBMITTED}),

@@ -11,7 +11,7 @@ from grants.applications.models import Application
 from grants.db import UTCDateTime, utcnow
 from grants.extensions import Model
 from grants.programs.models import Criterion
-from grants.reviews.lifecycle import OPEN, ConflictStatus, ReviewStatus
+from grants.reviews.lifecycle import OPEN, ConflictStatus, DecisionOutcome, ReviewStatus
 
 ASSIGNMENT_STATUSES = {status.value: status.label for status in ReviewStatus}
 
@@ -27,7 +27,7 @@ RECOMMENDATIONS = {
     "do_not_fund": "Do not fund",
 }
 
-APPROVED, DECLINED, WAITLISTED = "approved", "declined", "waitlisted"
+APPROVED, DECLINED, WAITLISTED = DecisionOutcome.APPROVED, DecisionOutcome.DECLINED, DecisionOutcome.WAITLISTED
 OUTCOMES = {APPROVED: "Approve", DECLINED: "Decline", WAITLISTED: "Waitlist"}
 # A recorded decision as staff read it, and as the applicant reads it.
 OUTCOME_LABELS = {APPROVED: "Approved", DECLINED: "Declined", WAITLISTED: "Waitlisted"}
