@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -100,5 +101,6 @@ def _forget_claim(session: Session, transaction) -> None:
 def prune_submission_keys(*, older_than_days: int = KEEP_DAYS) -> int:
     """Delete keys older than ``older_than_days``; return how many. A resend after that creates anew."""
     cutoff = utcnow() - timedelta(days=older_than_days)
-    result = db.session.execute(sa.delete(SubmissionKey).where(SubmissionKey.created_at < cutoff))
+    # A DML statement gives a CursorResult, which has the row count.
+    result = cast(sa.CursorResult, db.session.execute(sa.delete(SubmissionKey).where(SubmissionKey.created_at < cutoff)))
     return result.rowcount

@@ -9,6 +9,7 @@ and the award ledger.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -357,7 +358,7 @@ def reviewer_workload(*, reviewer_id: int) -> list[ReviewerProgramLoad]:
     return [ReviewerProgramLoad(pid, name, deadline, _int(a), _int(b), _int(c)) for pid, name, deadline, a, b, c in rows]
 
 
-def open_assignments(*, reviewer_id: int, limit: int = OPEN_ASSIGNMENTS_LIMIT) -> list[ReviewAssignment]:
+def open_assignments(*, reviewer_id: int, limit: int = OPEN_ASSIGNMENTS_LIMIT) -> Sequence[ReviewAssignment]:
     """The reviewer's assignments not yet submitted, soonest deadline first, with application and program loaded."""
     return db.session.scalars(
         sa.select(ReviewAssignment)
@@ -436,7 +437,7 @@ def organization_summaries(*, organization_ids: list[int], today: date) -> dict[
     }
 
 
-def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, AwardFigures], dict[int, ProgressReport]]:
+def grantee_awards(organization_ids: list[int]) -> tuple[Sequence[Award], dict[int, AwardFigures], dict[int, ProgressReport]]:
     """The organizations' awards, their money figures and next report due: three queries, whatever the count."""
     if not organization_ids:
         return [], {}, {}
@@ -464,7 +465,7 @@ def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, 
     return awards, payments, next_reports
 
 
-def recent_payments(*, organization_ids: list[int], limit: int = RECENT_PAYMENTS_LIMIT) -> list[Disbursement]:
+def recent_payments(*, organization_ids: list[int], limit: int = RECENT_PAYMENTS_LIMIT) -> Sequence[Disbursement]:
     """The organizations' latest payments and payment requests, newest first, with their award loaded."""
     if not organization_ids:
         return []

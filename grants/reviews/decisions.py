@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import sqlalchemy as sa
 
@@ -62,7 +62,8 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     if outcome not in OUTCOMES:
         raise DomainError("Choose approve, decline or waitlist.", "outcome")
     if not application.is_decidable:
-        raise DomainError(application_lifecycle.refusal(application, STATUS_AFTER[outcome]))
+        # Not decidable, so the table refuses the move and gives its message.
+        raise DomainError(cast(str, application_lifecycle.refusal(application, STATUS_AFTER[outcome])))
     if not rationale.strip():
         raise DomainError("Give the rationale for the decision.", "rationale")
     if outcome == APPROVED:
