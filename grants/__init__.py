@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, abort, g, request, url_for
 
@@ -48,7 +49,8 @@ def load_config(app: Flask, config_name: str, overrides: dict) -> None:
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+        # Flask documents replacing wsgi_app as the way to add middleware; its stubs declare a method.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
 
 def public_base_url(config) -> str:
@@ -225,7 +227,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(TEMPLATE_HELPERS, ROLE_LABELS=ROLE_LABELS)
 
     def url_with_page(number: int) -> str:
-        args = {**request.args.to_dict(), "page": number}
+        args: dict[str, Any] = {**request.args.to_dict(), "page": number}
+        assert request.endpoint is not None  # only routed pages are paginated
         return url_for(request.endpoint, **(request.view_args or {}), **args)
 
     app.jinja_env.globals["url_with_page"] = url_with_page

@@ -58,6 +58,7 @@ def restore_database(engine: sa.Engine, source: str | Path) -> None:
     engine.dispose()
     if url.get_backend_name() == "sqlite":
         backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+        assert url.database is not None  # a SQLite URL with a file: nothing to restore into otherwise
         live = sqlite3.connect(url.database)
         try:
             with live:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import random
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
@@ -46,7 +47,7 @@ LOGINS = [
     ("admin", "admin@example.gov"),
 ]
 
-ORGANIZATIONS = [
+ORGANIZATIONS: list[tuple[str, dict[str, Any]]] = [
     # (owner e-mail, fields)
     ("applicant@example.org", {
         "legal_name": "City of Riverside Community Response", "ein": "36-1234567", "uei": "RVSD12345678",
@@ -117,7 +118,7 @@ def demo_file(title: str, name: str) -> FileStorage:
 
 
 def database_has_users() -> bool:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(User)) > 0
+    return db.session.execute(sa.select(sa.func.count()).select_from(User)).scalar_one() > 0
 
 
 def load(*, seed: int) -> list[tuple[str, str]]:
@@ -210,7 +211,7 @@ def _fill(rng: random.Random, application, actor: User, partner_types: list[str]
 
 def _applications(rng, users, organizations, open_program, closed_program, officer) -> None:
     types = list(PARTNER_TYPES)
-    members = {org.id: db.session.scalar(sa.select(User).join(Membership).where(Membership.organization_id == org.id).order_by(User.id).limit(1))
+    members = {org.id: db.session.execute(sa.select(User).join(Membership).where(Membership.organization_id == org.id).order_by(User.id).limit(1)).scalar_one()
                for org in organizations}
     # The closed pilot: applications submitted while it was open, screened after it closed.
     in_window = closed_program.opens_at + timedelta(days=10)
@@ -304,7 +305,7 @@ def _awarded_round(rng, users, organizations, officer) -> None:
         programs.add_criterion(actor=officer, program=program, name=name, guidance="", max_points=max_points, weight=weight)
     programs.change_program_status(actor=officer, program=program, status=ProgramStatus.PUBLISHED)
     panel = [users["reviewer@example.gov"], users["reviewer3@example.gov"]]
-    members = {org.id: db.session.scalar(sa.select(User).join(Membership).where(Membership.organization_id == org.id).order_by(User.id).limit(1))
+    members = {org.id: db.session.execute(sa.select(User).join(Membership).where(Membership.organization_id == org.id).order_by(User.id).limit(1)).scalar_one()
                for org in organizations}
     in_window = program.opens_at + timedelta(days=5)
     made = []

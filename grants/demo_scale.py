@@ -403,7 +403,7 @@ def _plan_applications(rng: random.Random, count: int, orgs: list[dict], opens_a
         # Every partner type appears: the first partner cycles through them, 0–2 more are random.
         first = types[index % len(types)]
         partner_types = [first] + rng.sample([t for t in types if t != first], rng.choice([0, 1, 1, 2]))
-        partners = []
+        partners: list[dict] = []
         for partner_type in partner_types:
             name = rng.choice(PARTNER_PATTERNS[partner_type]).format(city=city, county=county)
             partners.append({"partner_type": partner_type, "name": name, "contact_name": _person(rng),
@@ -568,7 +568,8 @@ def _plan_payments(rng: random.Random, amount: int, start: date, end: date, toda
     due = [d for d in due if d <= latest][: rng.choice([2, 3, 3, 3, 4])] or [min(start + timedelta(days=20), latest)]
     spend = amount if not closing else _hundreds(amount * rng.uniform(0.88, 1.0))
     spend = min(spend, amount)
-    payments, total = [], 0
+    payments: list[dict] = []
+    total = 0
     for k, requested_on in enumerate(due):
         last = k == len(due) - 1
         share = (spend - total) if (closing and last) else _hundreds(amount * rng.uniform(0.2, 0.32))
@@ -618,7 +619,7 @@ def _plan_reports(rng: random.Random, start: date, end: date, today: date, closi
             status = next(past_due_status)
         filed = status in (SUBMITTED, ACCEPTED, REVISION_REQUESTED)
         submitted_at = _at(min(period_end + timedelta(days=rng.randint(5, 28)), today - timedelta(days=1))) if filed else None
-        reviewed_at = _at(min(submitted_at.date() + timedelta(days=rng.randint(2, 14)), today)) if status in (ACCEPTED, REVISION_REQUESTED) else None
+        reviewed_at = _at(min(submitted_at.date() + timedelta(days=rng.randint(2, 14)), today)) if submitted_at and status in (ACCEPTED, REVISION_REQUESTED) else None
         metrics = {key: (rng.randint(*bounds) if filed else None) for key, bounds in (
             ("people_served", (20, 400)), ("calls_answered", (40, 900)), ("referrals", (5, 150)),
             ("awareness_events", (0, 12)), ("partner_meetings", (1, 10)))}

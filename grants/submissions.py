@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -105,5 +106,6 @@ def prune_submission_keys(*, older_than_days: int = KEEP_DAYS) -> int:
     Refuses nothing.
     """
     cutoff = utcnow() - timedelta(days=older_than_days)
-    result = db.session.execute(sa.delete(SubmissionKey).where(SubmissionKey.created_at < cutoff))
+    # A DML statement gives a CursorResult, which has the row count.
+    result = cast(sa.CursorResult, db.session.execute(sa.delete(SubmissionKey).where(SubmissionKey.created_at < cutoff)))
     return result.rowcount

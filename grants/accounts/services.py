@@ -261,6 +261,7 @@ def _count_failed_sign_in(throttle: SignInThrottle | None, *, email: str, client
                 db.session.flush()
         except IntegrityError:  # another process counted the first failure a moment ago
             throttle = _sign_in_throttle(email=email, client=client)
+            assert throttle is not None  # the row the other process inserted
     if throttle.paused_until is not None and throttle.paused_until <= now:
         throttle.failures = 0  # a pause that ended starts a new count
         throttle.paused_until = None

@@ -46,7 +46,7 @@ class ApplicationStatus(StrEnum):
 
 
 S = ApplicationStatus
-LABELS = {
+LABELS: dict[str, str] = {  # keyed by status; str keys so a row's plain status looks up too
     S.DRAFT: "Draft",
     S.SUBMITTED: "Submitted",
     S.INELIGIBLE: "Ineligible",

@@ -1,6 +1,7 @@
 """Applicants prepare and submit applications; staff read and screen them."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
@@ -131,7 +132,7 @@ def start(slug: str):
 @login_required
 def view(application_id: int):
     application = load_application_for(current_user, application_id)
-    history = []
+    history: Sequence[AuditEvent] = []
     if current_user.has_role(PROGRAM_OFFICER, FINANCE, ADMIN):
         history = db.session.scalars(
             sa.select(AuditEvent)
@@ -436,7 +437,8 @@ def extension(application_id: int):
     return render_template("applications/extension.html", application=application, form=form)
 
 
-bp.add_app_template_global(APPLICATION_STATUSES, "application_statuses")
+# Any value may be a template global; the stubs only allow functions.
+bp.add_app_template_global(APPLICATION_STATUSES, "application_statuses")  # type: ignore[arg-type]
 
 
 @bp.app_template_global()

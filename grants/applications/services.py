@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
@@ -287,6 +287,7 @@ def remove_attachment(*, actor: User, attachment: Attachment) -> None:
     longer a draft (no field), and a partner's
     commitment letter, which is replaced from the partner's page.
     """
+    assert attachment.application is not None  # routes pass an application's own attachment
     _editable(actor, attachment.application)
     if attachment.partner_id is not None:
         raise DomainError("Replace a commitment letter from the partner's page instead.")
@@ -432,11 +433,12 @@ def screen_application(*, actor: User, application: Application, eligible: bool,
     application = lock_row(Application, application.id)
     require(can_manage_application(actor, application))
     if not application.can_be_screened:
-        raise DomainError(lifecycle.refusal(application, ApplicationStatus.UNDER_REVIEW))
+        # Not waiting for screening, so the table refuses the move and gives its message.
+        raise DomainError(cast(str, lifecycle.refusal(application, ApplicationStatus.UNDER_REVIEW)))
     if not eligible and not (reason or "").strip():
         raise DomainError("Give the reason the application is ineligible.", "reason")
     application.screened_at = utcnow()
-    application.ineligible_reason = None if eligible else reason.strip()
+    application.ineligible_reason = None if eligible else (reason or "").strip()
     lifecycle.transition(application, ApplicationStatus.UNDER_REVIEW if eligible else ApplicationStatus.INELIGIBLE,
                          actor=actor, event="application.screened", details={"reason": application.ineligible_reason},
                          then_notify=lambda application: notify_grantee(

@@ -242,7 +242,7 @@ def verify_chain(batch_size: int = 5000, anchor: tuple[int, str] | None = None) 
                 stray = db.session.scalar(sa.select(sa.func.min(AuditEvent.id)).where(AuditEvent.id > recorded))
                 return ChainReport(chain.count, stray, f"is not on the chain: it comes after its newest recorded event {recorded} "
                                                        "(the row was added to the table, not appended to the chain)")
-    if not chain.anchor_seen:
+    if not chain.anchor_seen and anchor is not None:  # unseen only when there is an anchor
         return ChainReport(chain.count, None, f"the anchor event {anchor[0]} is no longer in the chain "
                                               "(events were removed from its end)", chain.last_id or None, chain.last_hash)
     return ChainReport(chain.count, head_id=chain.last_id or None, head_hash=chain.last_hash)

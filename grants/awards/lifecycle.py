@@ -157,7 +157,7 @@ def check_transition(obj: Any, to: StrEnum) -> None:
     if not allowed(obj, to):
         _, _, refusals = _TABLES[type(to)]
         status = type(to)(obj.status)
-        raise DomainError(refusals[to].format(n=getattr(obj, "award_number", ""), status=status.label.lower()))
+        raise DomainError(refusals[to].format(n=getattr(obj, "award_number", ""), status=_LABELS[status].lower()))  # status.label, typed
 
 
 def transition(

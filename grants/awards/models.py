@@ -24,7 +24,7 @@ from grants.programs.models import Program
 
 # The enum members under their old names, for code that imports them from here.
 PENDING_AGREEMENT, ACTIVE, CLOSED, TERMINATED = AwardStatus
-AWARD_STATUSES = {status: status.label for status in AwardStatus}
+AWARD_STATUSES: dict[str, str] = {status: status.label for status in AwardStatus}
 
 REQUESTED, APPROVED, PAID, VOID = DisbursementStatus
 DISBURSEMENT_STATUSES = {status: status.label for status in DisbursementStatus}

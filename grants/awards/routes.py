@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import cast
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
@@ -74,7 +76,7 @@ def _documentation(disbursement_ids: list[int]) -> dict[int, list[Attachment]]:
     for attachment in db.session.scalars(
         sa.select(Attachment).where(Attachment.disbursement_id.in_(disbursement_ids)).order_by(Attachment.id)
     ):
-        found.setdefault(attachment.disbursement_id, []).append(attachment)
+        found.setdefault(cast(int, attachment.disbursement_id), []).append(attachment)  # never None: the query asks for these payments
     return found
 
 
@@ -193,7 +195,7 @@ def _render_award_detail(award: Award, *, activate_form=None, terminate_form=Non
         )
     ).one()
     disbursement_ids = [d.id for d in award.disbursements]
-    events = []
+    events: Sequence[AuditEvent] = []
     if staff:
         events = db.session.scalars(
             sa.select(AuditEvent).where(AuditEvent.entity_type == "award", AuditEvent.entity_id == str(award.id)).order_by(AuditEvent.id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from werkzeug.datastructures import FileStorage
@@ -82,7 +82,8 @@ def create_award(
     application = lock_row(Application, application_id)
     require(application is not None and can_make_award(actor, application))
     if not application.is_awardable:
-        raise DomainError(application_lifecycle.refusal(application, ApplicationStatus.AWARDED))
+        # Not approved, so the table refuses the move and gives its message.
+        raise DomainError(cast(str, application_lifecycle.refusal(application, ApplicationStatus.AWARDED)))
     _check_period(start_date, end_date)
     approved = application.approved_cents or application.requested_cents
     amount = approved if amount_cents is None else amount_cents
@@ -475,6 +476,7 @@ def _generate_reports(award: Award) -> None:
     periods = report_periods(award.start_date, award.end_date)
     by_start = {report.period_start: report for report in award.reports}
     wanted = {period_start for period_start, _ in periods}
+    report: ProgressReport | None
     for report in list(award.reports):
         if report.period_start not in wanted and report.status == ReportStatus.DUE:
             award.reports.remove(report)

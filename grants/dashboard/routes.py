@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -64,7 +65,7 @@ def _applicant_context(today: date) -> dict:
         .order_by(Organization.legal_name)
     ).all()
     organization_ids = [org.id for org in organizations]
-    applications = []
+    applications: Sequence[Application] = []
     if organizations:
         applications = db.session.scalars(
             sa.select(Application)
@@ -95,7 +96,7 @@ def next_action(application: Application) -> NextStep:
         deadline = application.deadline()
         return NextStep(f"Finish and submit before {format_instant(deadline)}",
                         url_for("applications.review_submit", application_id=application.id), deadline)
-    waiting = {
+    waiting: dict[str, str] = {
         S.SUBMITTED: "Nothing for now: waiting for eligibility screening",
         S.UNDER_REVIEW: "Nothing for now: the application is being reviewed",
         S.WAITLISTED: "Nothing for now: on the waiting list in case funds become available",

@@ -9,6 +9,7 @@ and the award ledger.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -378,7 +379,7 @@ def reviewer_workload(*, reviewer_id: int) -> list[ReviewerProgramLoad]:
     return [ReviewerProgramLoad(pid, name, deadline, _int(a), _int(b), _int(c)) for pid, name, deadline, a, b, c in rows]
 
 
-def open_assignments(*, reviewer_id: int, limit: int = OPEN_ASSIGNMENTS_LIMIT) -> list[ReviewAssignment]:
+def open_assignments(*, reviewer_id: int, limit: int = OPEN_ASSIGNMENTS_LIMIT) -> Sequence[ReviewAssignment]:
     """The reviewer's assignments not yet submitted, soonest deadline first, with application and program loaded.
     Refuses nothing: a read-only query.
     """
@@ -459,7 +460,7 @@ def organization_summaries(*, organization_ids: list[int], today: date) -> dict[
     }
 
 
-def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, AwardFigures], dict[int, ProgressReport]]:
+def grantee_awards(organization_ids: list[int]) -> tuple[Sequence[Award], dict[int, AwardFigures], dict[int, ProgressReport]]:
     """The organizations' awards, their money figures and next report due: three queries, whatever the count.
     Refuses nothing: a read-only query.
     """
@@ -489,7 +490,7 @@ def grantee_awards(organization_ids: list[int]) -> tuple[list[Award], dict[int, 
     return awards, payments, next_reports
 
 
-def recent_payments(*, organization_ids: list[int], limit: int = RECENT_PAYMENTS_LIMIT) -> list[Disbursement]:
+def recent_payments(*, organization_ids: list[int], limit: int = RECENT_PAYMENTS_LIMIT) -> Sequence[Disbursement]:
     """The organizations' latest payments and payment requests, newest first, with their award loaded.
     Refuses nothing: a read-only query.
     """

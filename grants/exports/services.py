@@ -7,7 +7,7 @@ grow; amounts come from integer cents; user text is always written as text.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
@@ -223,7 +223,7 @@ def award_ledger_workbook(target, *, filters: LedgerFilters, generated_by: str, 
         Column("Status", TEXT, 11), Column("Amount", MONEY, 15), Column("Paid date", DATE, 12),
         Column("Payment reference", TEXT, 18), Column("Description", TEXT, 40),
     ])
-    stmt = (
+    stmt: sa.Select = (
         sa.select(Award.award_number, Organization.legal_name, Disbursement.requested_on, Disbursement.status,
                   Disbursement.amount_cents, Disbursement.paid_on, Disbursement.payment_reference, Disbursement.description)
         .join(Award, Award.id == Disbursement.award_id)
@@ -355,7 +355,7 @@ def _escaped_criterion(label) -> str:
     return "=" + text.replace("~", "~~").replace("*", "~*").replace("?", "~?")
 
 
-def _summary_keys(filters: LedgerFilters) -> tuple[list[str], list[int], list[str]]:
+def _summary_keys(filters: LedgerFilters) -> tuple[Sequence[str], Sequence[int], Sequence[str]]:
     base = (sa.select(Award.id).join(Program, Program.id == Award.program_id))
     ids = filters.apply(base).subquery()
     programs = db.session.scalars(sa.select(Program.name).join(Award, Award.program_id == Program.id)
@@ -370,7 +370,7 @@ def _summary_keys(filters: LedgerFilters) -> tuple[list[str], list[int], list[st
 
 
 def _about_sheet(workbook, title: str, filters: list[tuple[str, str]], generated_by: str, counts: list[tuple[str, int]],
-                 notes: list[tuple[str, str]] = ()) -> None:
+                 notes: Sequence[tuple[str, str]] = ()) -> None:
     sheet = SheetWriter(workbook, "About", [Column("Item", TEXT, 24), Column("Value", VALUE, 50)], freeze=False)
     sheet.append(("Workbook", title))
     sheet.append(("Agency", current_app.config["AGENCY_NAME"]))

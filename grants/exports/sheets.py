@@ -69,7 +69,7 @@ class SheetWriter:
         # Only values that need a style or a forced type go through a cell: openpyxl handles an
         # appended cell several times slower than a plain value (it first tries the cell as a value
         # and formats an error message), which made the ledger half again slower than a plain dump.
-        row = []
+        row: list[object] = []
         for cell, column, value in zip(self._cells, self.columns, values, strict=False):
             if value is None or value == "":
                 row.append(None)

@@ -20,6 +20,11 @@ class OutboxStatus(enum.StrEnum):
     FAILED = "failed"      # given up after OUTBOX_MAX_ATTEMPTS; an administrator can see why
 
 
+# Column widths; the notification services fit subjects and keys to them.
+SUBJECT_LENGTH = 200
+DEDUPE_KEY_LENGTH = 120
+
+
 class OutboxMessage(Model):
     """An e-mail waiting to be sent (or sent).
 
@@ -32,14 +37,14 @@ class OutboxMessage(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to_address: Mapped[str] = mapped_column(sa.String(254))
-    subject: Mapped[str] = mapped_column(sa.String(200))
+    subject: Mapped[str] = mapped_column(sa.String(SUBJECT_LENGTH))
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     # Lets a job queue one message per event and stage (e.g. one reminder per report), idempotently.
-    dedupe_key: Mapped[str | None] = mapped_column(sa.String(120), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(DEDUPE_KEY_LENGTH), unique=True)
     # Not tried again before this instant (None: as soon as possible).
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     claim_token: Mapped[str | None] = mapped_column(sa.String(32))

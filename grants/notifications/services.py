@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from grants.db import utcnow
 from grants.extensions import db
-from grants.notifications.models import OutboxMessage
+from grants.notifications.models import DEDUPE_KEY_LENGTH, SUBJECT_LENGTH, OutboxMessage
 
 log = logging.getLogger("grants.outbox")
 
@@ -34,8 +34,6 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-DEDUPE_KEY_LENGTH = OutboxMessage.__table__.c.dedupe_key.type.length
-SUBJECT_LENGTH = OutboxMessage.__table__.c.subject.type.length
 # Line breaks and other control characters: in a header they end it (header injection) or make
 # the mail library refuse the whole message.
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

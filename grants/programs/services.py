@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -111,7 +112,7 @@ def change_program_status(*, actor: User, program: Program, status: str) -> None
     lifecycle.transition(program, status, actor=actor)
 
 
-def open_programs(now: datetime | None = None) -> list[Program]:
+def open_programs(now: datetime | None = None) -> Sequence[Program]:
     """Published programs open for applications at ``now``, closing soonest first. Refuses nothing."""
     now = now or utcnow()
     return db.session.scalars(

@@ -9,6 +9,7 @@ so two officers assigning at once end in one assignment.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -72,7 +73,7 @@ def set_affiliations(*, actor: User, reviewer: User, names: list[str]) -> None:
     db.session.flush()
 
 
-def reviewers() -> list[User]:
+def reviewers() -> Sequence[User]:
     """Active users holding the reviewer role, by name. Refuses nothing."""
     return db.session.scalars(
         sa.select(User).join(UserRole).where(UserRole.role == REVIEWER, User.active.is_(True)).order_by(User.name, User.id)
@@ -303,8 +304,8 @@ def replace_assignment(*, actor: User, assignment_id: int, reviewer: User) -> Re
     outgoing, previous_status = assignment.reviewer, assignment.status
     kept = assignment.is_conflicted
     if kept:
-        active = db.session.scalar(sa.select(sa.func.count(ReviewAssignment.id)).where(
-            ReviewAssignment.application_id == application.id, ~ReviewAssignment.is_recused))
+        active = db.session.execute(sa.select(sa.func.count(ReviewAssignment.id)).where(
+            ReviewAssignment.application_id == application.id, ~ReviewAssignment.is_recused)).scalar_one()
         wanted = application.program.reviewers_per_application
         if active >= wanted:
             raise DomainError(ngettext(

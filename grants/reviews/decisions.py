@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import sqlalchemy as sa
 
@@ -24,6 +24,7 @@ from grants.permissions import (
 )
 from grants.programs import budget
 from grants.programs.models import Program
+from grants.reviews.lifecycle import DecisionOutcome
 from grants.reviews.models import (
     APPROVED,
     DECLINED,
@@ -37,7 +38,7 @@ from grants.reviews.ranking import funding_line, standing_flags
 
 # The status a decision puts its application in. A decision's outcome and an application's status
 # are different things that happen to share words: map one to the other, never copy it across.
-STATUS_AFTER = {
+STATUS_AFTER: dict[str, ApplicationStatus] = {
     APPROVED: ApplicationStatus.APPROVED,
     DECLINED: ApplicationStatus.DECLINED,
     WAITLISTED: ApplicationStatus.WAITLISTED,
@@ -62,7 +63,8 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
     if outcome not in OUTCOMES:
         raise DomainError("Choose approve, decline or waitlist.", "outcome")
     if not application.is_decidable:
-        raise DomainError(application_lifecycle.refusal(application, STATUS_AFTER[outcome]))
+        # Not decidable, so the table refuses the move and gives its message.
+        raise DomainError(cast(str, application_lifecycle.refusal(application, STATUS_AFTER[outcome])))
     if not rationale.strip():
         raise DomainError("Give the rationale for the decision.", "rationale")
     if outcome == APPROVED:
@@ -92,7 +94,7 @@ def decide(*, actor: User, application_id: int, outcome: str, approved_cents: in
         "approved_cents": approved_cents, "rationale": decision.rationale, **({"open_flags": flags} if flags else {}),
     }, then_notify=lambda application: notify_grantee(application, {
         APPROVED: "application_approved", DECLINED: "application_declined", WAITLISTED: "application_waitlisted",
-    }[outcome], decision=decision))
+    }[DecisionOutcome(outcome)], decision=decision))
     return decision
 
 

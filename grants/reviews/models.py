@@ -28,10 +28,10 @@ RECOMMENDATIONS = {
 }
 
 APPROVED, DECLINED, WAITLISTED = DecisionOutcome.APPROVED, DecisionOutcome.DECLINED, DecisionOutcome.WAITLISTED
-OUTCOMES = {APPROVED: "Approve", DECLINED: "Decline", WAITLISTED: "Waitlist"}
+OUTCOMES: dict[str, str] = {APPROVED: "Approve", DECLINED: "Decline", WAITLISTED: "Waitlist"}
 # A recorded decision as staff read it, and as the applicant reads it.
-OUTCOME_LABELS = {APPROVED: "Approved", DECLINED: "Declined", WAITLISTED: "Waitlisted"}
-APPLICANT_OUTCOME_LABELS = {APPROVED: "Approved", DECLINED: "Not funded", WAITLISTED: "Waiting list"}
+OUTCOME_LABELS: dict[str, str] = {APPROVED: "Approved", DECLINED: "Declined", WAITLISTED: "Waitlisted"}
+APPLICANT_OUTCOME_LABELS: dict[str, str] = {APPROVED: "Approved", DECLINED: "Not funded", WAITLISTED: "Waiting list"}
 
 
 class ReviewerAffiliation(Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import sqlalchemy as sa
@@ -56,7 +57,7 @@ class RankedApplication:
 
     @property
     def spread(self) -> float | None:
-        return None if self.minimum is None else self.maximum - self.minimum
+        return None if self.minimum is None or self.maximum is None else self.maximum - self.minimum
 
 
 
@@ -70,7 +71,7 @@ def _submitted_reviews(program_id: int):
     )
 
 
-def _plain_rows(stmt) -> list:
+def _plain_rows(stmt) -> Sequence:
     """Rows straight from the connection: the ranking reads thousands, and the ORM's per-row
     processing of column queries cost more than the SQL itself."""
     return db.session.connection().execute(stmt).all()
@@ -204,16 +205,16 @@ def ranking_page(program: Program, order: str, page: int, per_page: int,
         Application.program_id == program.id, Application.was_eligible)
     if hidden:
         stmt = stmt.where(Application.id.not_in(sorted(hidden)))
-    return [], db.session.scalar(stmt)
+    return [], db.session.execute(stmt).scalar_one()
 
 
-def hidden_from_ranking(program: Program, hidden: set[int]) -> int:
+def hidden_from_ranking(program: Program, hidden: set[int] | frozenset[int]) -> int:
     """How many of the program's ranked applications ``hidden`` (a viewer's conflicts) leaves out.
     Refuses nothing."""
     if not hidden:
         return 0
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Application).where(
-        Application.program_id == program.id, Application.was_eligible, Application.id.in_(sorted(hidden))))
+    return db.session.execute(sa.select(sa.func.count()).select_from(Application).where(
+        Application.program_id == program.id, Application.was_eligible, Application.id.in_(sorted(hidden)))).scalar_one()
 
 
 def standing_flags(application: Application) -> list[str]:
@@ -231,7 +232,7 @@ class ReviewerCalibration:
     name: str
     reviews: int
     mean: float
-    stdev: float
+    stdev: float | None
 
 
 def calibration(program: Program, hidden: frozenset[int] = frozenset()) -> tuple[list[ReviewerCalibration], ReviewerCalibration | None]:

@@ -256,7 +256,7 @@ def replace(assignment_id: int):
         outgoing = assignment.reviewer.name
         try:
             replacement = services.replace_assignment(actor=current_user, assignment_id=assignment.id,
-                                                      reviewer=db.session.get(User, form.reviewer_id.data))
+                                                      reviewer=db.session.get_one(User, form.reviewer_id.data))
         except DomainError as error:
             apply_domain_error(form, error)
         else:

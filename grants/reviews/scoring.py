@@ -6,6 +6,9 @@ Review mathematics (DESIGN.md): a review's total is Σ (points / max × weight) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 import sqlalchemy as sa
 
 from grants.accounts.models import PROGRAM_OFFICER, User, UserRole
@@ -31,7 +34,18 @@ from grants.reviews.models import (
 )
 
 
-def review_total(points_by_criterion: dict[int, int], criteria: list[Criterion]) -> float:
+class Weighted(Protocol):
+    """What ``review_total`` reads of a criterion: a Criterion, or the scale demo's stand-in."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def max_points(self) -> int: ...
+    @property
+    def weight(self) -> int: ...
+
+
+def review_total(points_by_criterion: dict[int, int], criteria: Sequence[Weighted]) -> float:
     """Σ (points / max × weight) over criteria, scaled to 0–100 (0 for a rubric with no weight).
     Refuses nothing: points are checked by ``save_review`` and ``submit_review``."""
     total_weight = sum(c.weight for c in criteria)
@@ -99,7 +113,7 @@ def declare_conflict(*, actor: User, assignment: ReviewAssignment, conflicted: b
         raise DomainError("Describe the conflict.", "reason")
     assignment.coi_declared_at = utcnow()
     if conflicted:
-        assignment.coi_reason = reason.strip()
+        assignment.coi_reason = (reason or "").strip()
         transition(assignment, ReviewStatus.RECUSED, actor=actor, event=None)
         transition(assignment, ConflictStatus.CONFLICTED, actor=actor, event="review.conflict_declared",
                    details={"reason": assignment.coi_reason}, then_notify=lambda a: _tell_officers_of_conflict(actor, a))
@@ -112,7 +126,7 @@ def _tell_officers_of_conflict(actor: User, assignment: ReviewAssignment) -> Non
     notify("conflict_declared", to=[officer.email for officer in _program_officers()], assignment=assignment)
 
 
-def _program_officers() -> list[User]:
+def _program_officers() -> Sequence[User]:
     return db.session.scalars(
         sa.select(User).join(UserRole).where(UserRole.role == PROGRAM_OFFICER, User.active.is_(True)).order_by(User.id)
     ).all()
@@ -183,7 +197,7 @@ def submit_review(*, actor: User, assignment_id: int) -> ReviewAssignment:
     """
     assignment, criteria = _lock_for_scoring(assignment_id)
     _require_scoring(actor, assignment)
-    points = {s.criterion_id: s.points for s in assignment.scores}
+    points = {s.criterion_id: s.points for s in assignment.scores if s.points is not None}
     missing = [c.name for c in criteria if points.get(c.id) is None]
     if missing:
         raise DomainError(f"Score every criterion before submitting (missing: {', '.join(missing)}).")
