@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import has_request_context, request
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -110,3 +111,20 @@ def lock_row(model, row_id: int):
 
     stmt = sa.select(model).where(model.id == row_id).with_for_update()
     return db.session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
+
+
+def status_in(*statuses: str, column: str = "status") -> hybrid_property:
+    """A model predicate "``column`` is one of ``statuses``": a bool on a row, a SQL condition on the class.
+
+    Lifecycle modules name the statuses; models declare their predicates with this, e.g.
+    ``is_open = status_in(*OPEN_AWARD)``, so templates and queries ask the same question one way.
+    """
+    values = tuple(sorted(str(status) for status in statuses))
+
+    def on_row(self) -> bool:
+        return getattr(self, column) in values
+
+    def in_sql(cls):
+        return getattr(cls, column).in_(values)
+
+    return hybrid_property(on_row, expr=in_sql)

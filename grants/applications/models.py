@@ -3,12 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import Organization, User
 from grants.applications.lifecycle import DECIDABLE, DECIDED, REVIEWED, WITHDRAWABLE, ApplicationStatus
-from grants.db import UTCDateTime, utcnow
+from grants.db import UTCDateTime, status_in, utcnow
 from grants.extensions import Model
 from grants.programs.models import PARTNER_TYPES, Program
 
@@ -93,70 +92,37 @@ class Application(Model):
     def status_label(self) -> str:
         return ApplicationStatus(self.status).label
 
-    @hybrid_property
-    def is_draft(self) -> bool:
-        """Still being written: the applicant may change it; nobody else sees it yet."""
-        return self.status == ApplicationStatus.DRAFT
+    # Still being written: the applicant may change it; nobody else sees it yet.
+    is_draft = status_in(ApplicationStatus.DRAFT)
 
-    @hybrid_property
-    def is_submitted(self) -> bool:
-        """Submitted and waiting for eligibility screening."""
-        return self.status == ApplicationStatus.SUBMITTED
+    # Submitted and waiting for eligibility screening.
+    is_submitted = status_in(ApplicationStatus.SUBMITTED)
 
     @property
     def can_be_screened(self) -> bool:
         return self.is_submitted
 
-    @hybrid_property
-    def is_under_review(self) -> bool:
-        return self.status == ApplicationStatus.UNDER_REVIEW
+    is_under_review = status_in(ApplicationStatus.UNDER_REVIEW)
 
-    @hybrid_property
-    def is_ineligible(self) -> bool:
-        return self.status == ApplicationStatus.INELIGIBLE
+    is_ineligible = status_in(ApplicationStatus.INELIGIBLE)
 
-    @hybrid_property
-    def is_withdrawn(self) -> bool:
-        return self.status == ApplicationStatus.WITHDRAWN
+    is_withdrawn = status_in(ApplicationStatus.WITHDRAWN)
 
-    @hybrid_property
-    def is_approved(self) -> bool:
-        """Approved and not yet awarded: the officer may make the award."""
-        return self.status == ApplicationStatus.APPROVED
+    # Approved and not yet awarded: the officer may make the award.
+    is_approved = status_in(ApplicationStatus.APPROVED)
 
     @property
     def is_awardable(self) -> bool:
         return self.is_approved
 
-    @hybrid_property
-    def is_decidable(self) -> bool:
-        """Under review or on the waiting list: a decision may be recorded."""
-        return self.status in DECIDABLE
+    # Under review or on the waiting list: a decision may be recorded.
+    is_decidable = status_in(*DECIDABLE)
 
-    @is_decidable.inplace.expression
-    @classmethod
-    def _is_decidable_expression(cls):
-        return cls.status.in_(sorted(DECIDABLE))
+    # A decision is in force (approved, declined or waitlisted) or the award was made.
+    is_decided = status_in(*DECIDED)
 
-    @hybrid_property
-    def is_decided(self) -> bool:
-        """A decision is in force (approved, declined or waitlisted) or the award was made."""
-        return self.status in DECIDED
-
-    @is_decided.inplace.expression
-    @classmethod
-    def _is_decided_expression(cls):
-        return cls.status.in_(sorted(DECIDED))
-
-    @hybrid_property
-    def was_eligible(self) -> bool:
-        """Screened eligible: under review or past it, so it is ranked and has reviews to show."""
-        return self.status in REVIEWED
-
-    @was_eligible.inplace.expression
-    @classmethod
-    def _was_eligible_expression(cls):
-        return cls.status.in_(sorted(REVIEWED))
+    # Screened eligible: under review or past it, so it is ranked and has reviews to show.
+    was_eligible = status_in(*REVIEWED)
 
     @property
     def can_be_withdrawn(self) -> bool:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import User
@@ -18,7 +17,7 @@ from grants.awards.lifecycle import (  # noqa: F401 - re-exported for code that 
     ReportStatus,
     status_check,
 )
-from grants.db import UTCDateTime, utcnow
+from grants.db import UTCDateTime, status_in, utcnow
 from grants.extensions import Model
 from grants.programs.models import Program
 
@@ -75,28 +74,15 @@ class Award(Model):
     def status_label(self) -> str:
         return AwardStatus(self.status).label
 
-    @hybrid_property
-    def is_open(self) -> bool:
-        """Pending agreement or active: the award can still be amended, paid on, reported on or terminated."""
-        return self.status in OPEN_AWARD
+    # Pending agreement or active: the award can still be amended, paid on, reported on or terminated.
+    is_open = status_in(*OPEN_AWARD)
 
-    @is_open.inplace.expression
-    @classmethod
-    def _is_open_expression(cls):
-        return cls.status.in_(OPEN_AWARD)
+    is_pending_agreement = status_in(AwardStatus.PENDING_AGREEMENT)
 
-    @property
-    def is_pending_agreement(self) -> bool:
-        return self.status == AwardStatus.PENDING_AGREEMENT
+    # Agreement signed and not ended: payments can be requested and made.
+    is_active = status_in(AwardStatus.ACTIVE)
 
-    @property
-    def is_active(self) -> bool:
-        """Agreement signed and not ended: payments can be requested and made."""
-        return self.status == AwardStatus.ACTIVE
-
-    @property
-    def is_terminated(self) -> bool:
-        return self.status == AwardStatus.TERMINATED
+    is_terminated = status_in(AwardStatus.TERMINATED)
 
 
 class Amendment(Model):
@@ -150,39 +136,19 @@ class Disbursement(Model):
     def status_label(self) -> str:
         return DisbursementStatus(self.status).label
 
-    @hybrid_property
-    def counts_against_award(self) -> bool:
-        """Not void: requested, approved or paid money uses up the award's amount."""
-        return self.status != DisbursementStatus.VOID
+    # Not void: requested, approved or paid money uses up the award's amount.
+    counts_against_award = status_in(*NON_VOID)
 
-    @counts_against_award.inplace.expression
-    @classmethod
-    def _counts_against_award_expression(cls):
-        return cls.status.in_(NON_VOID)
+    # Requested or approved, not yet paid.
+    is_pending = status_in(*PENDING_PAYMENT)
 
-    @hybrid_property
-    def is_pending(self) -> bool:
-        """Requested or approved, not yet paid."""
-        return self.status in PENDING_PAYMENT
+    is_paid = status_in(DisbursementStatus.PAID)
 
-    @is_pending.inplace.expression
-    @classmethod
-    def _is_pending_expression(cls):
-        return cls.status.in_(PENDING_PAYMENT)
+    # Waiting for finance to approve or reject it.
+    is_requested = status_in(DisbursementStatus.REQUESTED)
 
-    @hybrid_property
-    def is_paid(self) -> bool:
-        return self.status == DisbursementStatus.PAID
-
-    @hybrid_property
-    def is_requested(self) -> bool:
-        """Waiting for finance to approve or reject it."""
-        return self.status == DisbursementStatus.REQUESTED
-
-    @hybrid_property
-    def is_approved(self) -> bool:
-        """Approved by finance, not yet paid."""
-        return self.status == DisbursementStatus.APPROVED
+    # Approved by finance, not yet paid.
+    is_approved = status_in(DisbursementStatus.APPROVED)
 
 
 class ProgressReport(Model):
@@ -216,28 +182,15 @@ class ProgressReport(Model):
     def status_label(self) -> str:
         return ReportStatus(self.status).label
 
-    @hybrid_property
-    def is_outstanding(self) -> bool:
-        """Due or returned for revision: the grantee still has to submit it."""
-        return self.status in OUTSTANDING_REPORT
+    # Due or returned for revision: the grantee still has to submit it.
+    is_outstanding = status_in(*OUTSTANDING_REPORT)
 
-    @is_outstanding.inplace.expression
-    @classmethod
-    def _is_outstanding_expression(cls):
-        return cls.status.in_(OUTSTANDING_REPORT)
+    # Submitted, waiting for the program officer to accept it or ask for a revision.
+    is_awaiting_review = status_in(ReportStatus.SUBMITTED)
 
-    @hybrid_property
-    def is_awaiting_review(self) -> bool:
-        """Submitted, waiting for the program officer to accept it or ask for a revision."""
-        return self.status == ReportStatus.SUBMITTED
+    is_accepted = status_in(ReportStatus.ACCEPTED)
 
-    @hybrid_property
-    def is_accepted(self) -> bool:
-        return self.status == ReportStatus.ACCEPTED
-
-    @property
-    def is_revision_requested(self) -> bool:
-        return self.status == ReportStatus.REVISION_REQUESTED
+    is_revision_requested = status_in(ReportStatus.REVISION_REQUESTED)
 
     @property
     def title(self) -> str:

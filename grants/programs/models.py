@@ -3,10 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from grants.db import UTCDateTime, utcnow
+from grants.db import UTCDateTime, status_in, utcnow
 from grants.extensions import Model
 from grants.programs.lifecycle import PUBLIC, ProgramStatus
 
@@ -77,33 +76,18 @@ class Program(Model):
     def status_label(self) -> str:
         return ProgramStatus(self.status).label
 
-    @hybrid_property
-    def is_draft(self) -> bool:
-        """Only staff can see it; its settings and rubric are still being written."""
-        return self.status == ProgramStatus.DRAFT
+    # Only staff can see it; its settings and rubric are still being written.
+    is_draft = status_in(ProgramStatus.DRAFT)
 
-    @hybrid_property
-    def is_published(self) -> bool:
-        """Public, and accepting applications inside its window."""
-        return self.status == ProgramStatus.PUBLISHED
+    # Public, and accepting applications inside its window.
+    is_published = status_in(ProgramStatus.PUBLISHED)
 
-    @hybrid_property
-    def is_closed(self) -> bool:
-        return self.status == ProgramStatus.CLOSED
+    is_closed = status_in(ProgramStatus.CLOSED)
 
-    @hybrid_property
-    def is_archived(self) -> bool:
-        return self.status == ProgramStatus.ARCHIVED
+    is_archived = status_in(ProgramStatus.ARCHIVED)
 
-    @hybrid_property
-    def is_public(self) -> bool:
-        """Its public page is up: published or closed."""
-        return self.status in PUBLIC
-
-    @is_public.inplace.expression
-    @classmethod
-    def _is_public_expression(cls):
-        return cls.status.in_([s.value for s in PUBLIC])
+    # Its public page is up: published or closed.
+    is_public = status_in(*PUBLIC)
 
     @property
     def needs_a_criterion(self) -> bool:

@@ -8,17 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import User
 from grants.applications.models import Application
-from grants.db import UTCDateTime, utcnow
+from grants.db import UTCDateTime, status_in, utcnow
 from grants.extensions import Model
 from grants.programs.models import Criterion
 from grants.reviews.lifecycle import OPEN, ConflictStatus, DecisionOutcome, ReviewStatus
 
 ASSIGNMENT_STATUSES = {status.value: status.label for status in ReviewStatus}
-
-
-def _status_is(column: str, value: ReviewStatus | ConflictStatus) -> hybrid_property:
-    """A predicate "``column`` is ``value``": a bool on a row, a SQL condition on the class."""
-    return hybrid_property(lambda self: getattr(self, column) == value.value)
 
 
 RECOMMENDATIONS = {
@@ -83,13 +78,13 @@ class ReviewAssignment(Model):
         return self.coi_status == ConflictStatus.NONE.value and self.status != ReviewStatus.RECUSED.value
 
     # Predicates for templates and queries: hybrids, so ``ReviewAssignment.is_submitted`` is SQL too.
-    is_not_started = _status_is("status", ReviewStatus.ASSIGNED)
-    is_in_progress = _status_is("status", ReviewStatus.IN_PROGRESS)
-    is_submitted = _status_is("status", ReviewStatus.SUBMITTED)
-    is_recused = _status_is("status", ReviewStatus.RECUSED)
-    is_declaration_pending = _status_is("coi_status", ConflictStatus.PENDING)
-    is_conflicted = _status_is("coi_status", ConflictStatus.CONFLICTED)
-    declared_no_conflict = _status_is("coi_status", ConflictStatus.NONE)
+    is_not_started = status_in(ReviewStatus.ASSIGNED)
+    is_in_progress = status_in(ReviewStatus.IN_PROGRESS)
+    is_submitted = status_in(ReviewStatus.SUBMITTED)
+    is_recused = status_in(ReviewStatus.RECUSED)
+    is_declaration_pending = status_in(ConflictStatus.PENDING, column="coi_status")
+    is_conflicted = status_in(ConflictStatus.CONFLICTED, column="coi_status")
+    declared_no_conflict = status_in(ConflictStatus.NONE, column="coi_status")
 
     @hybrid_property
     def is_open(self) -> bool:
