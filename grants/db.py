@@ -6,6 +6,7 @@ Times are stored as UTC and always come back timezone-aware, on SQLite as on Pos
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from flask import has_request_context, request
@@ -128,3 +129,12 @@ def status_in(*statuses: str, column: str = "status") -> hybrid_property:
         return getattr(cls, column).in_(values)
 
     return hybrid_property(on_row, expr=in_sql)
+
+
+class Status(StrEnum):
+    """A lifecycle status (each lifecycle module subclasses it), stored as its value; its label is the
+    value in words: "under_review" reads "Under review"."""
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()

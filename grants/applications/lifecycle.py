@@ -14,11 +14,10 @@ the only way an application's status changes: it locks the row, checks the move 
 from __future__ import annotations
 
 from collections.abc import Callable
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from grants.audit.services import record_event
-from grants.db import lock_row
+from grants.db import Status, lock_row
 from grants.errors import DomainError
 from grants.extensions import db
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
     from grants.applications.models import Application
 
 
-class ApplicationStatus(StrEnum):
+class ApplicationStatus(Status):
     """Stored as its value, so ``ApplicationStatus.DRAFT == "draft"``."""
 
     DRAFT = "draft"
@@ -40,23 +39,9 @@ class ApplicationStatus(StrEnum):
     AWARDED = "awarded"
     WITHDRAWN = "withdrawn"
 
-    @property
-    def label(self) -> str:
-        return LABELS[self]
-
 
 S = ApplicationStatus
-LABELS: dict[str, str] = {  # keyed by status; str keys so a row's plain status looks up too
-    S.DRAFT: "Draft",
-    S.SUBMITTED: "Submitted",
-    S.INELIGIBLE: "Ineligible",
-    S.UNDER_REVIEW: "Under review",
-    S.APPROVED: "Approved",
-    S.DECLINED: "Declined",
-    S.WAITLISTED: "Waitlisted",
-    S.AWARDED: "Awarded",
-    S.WITHDRAWN: "Withdrawn",
-}
+LABELS: dict[str, str] = {status: status.label for status in S}  # str keys: a row's plain status looks up too
 
 # Allowed moves between application statuses.
 TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {

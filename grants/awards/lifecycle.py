@@ -12,56 +12,35 @@ model predicates (``award.is_open``, ``disbursement.is_pending``, ``report.is_ou
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import Any
 
 from grants.accounts.models import User
 from grants.audit.services import record_event
-from grants.db import lock_row
+from grants.db import Status, lock_row
 from grants.errors import DomainError
 
 
-class AwardStatus(StrEnum):
+class AwardStatus(Status):
     PENDING_AGREEMENT = "pending_agreement"
     ACTIVE = "active"
     CLOSED = "closed"
     TERMINATED = "terminated"
 
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
 
-
-class DisbursementStatus(StrEnum):
+class DisbursementStatus(Status):
     REQUESTED = "requested"
     APPROVED = "approved"
     PAID = "paid"
     VOID = "void"
 
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
 
-
-class ReportStatus(StrEnum):
+class ReportStatus(Status):
     DUE = "due"
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     REVISION_REQUESTED = "revision_requested"
 
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
 
-
-_LABELS: dict[StrEnum, str] = {
-    AwardStatus.PENDING_AGREEMENT: "Pending agreement", AwardStatus.ACTIVE: "Active",
-    AwardStatus.CLOSED: "Closed", AwardStatus.TERMINATED: "Terminated",
-    DisbursementStatus.REQUESTED: "Requested", DisbursementStatus.APPROVED: "Approved",
-    DisbursementStatus.PAID: "Paid", DisbursementStatus.VOID: "Void",
-    ReportStatus.DUE: "Due", ReportStatus.SUBMITTED: "Submitted", ReportStatus.ACCEPTED: "Accepted",
-    ReportStatus.REVISION_REQUESTED: "Revision requested",
-}
 
 
 # Awards: pending_agreement → active → (closed | terminated); a pending award may be terminated too.
@@ -127,21 +106,21 @@ _REPORT_REFUSALS = {
 }
 
 
-def status_check(statuses: type[StrEnum]) -> str:
+def status_check(statuses: type[Status]) -> str:
     """The SQL of a CHECK constraint that lets a status column hold only the enum's values. Refuses nothing."""
     return "status IN (" + ", ".join(f"'{status.value}'" for status in statuses) + ")"
 
 
 # The one way to change a status ---------------------------------------------------------------
 
-_TABLES: dict[type[StrEnum], tuple[Mapping, Mapping, Mapping]] = {
+_TABLES: dict[type[Status], tuple[Mapping, Mapping, Mapping]] = {
     AwardStatus: (AWARD_TRANSITIONS, _AWARD_EVENTS, _AWARD_REFUSALS),
     DisbursementStatus: (DISBURSEMENT_TRANSITIONS, _DISBURSEMENT_EVENTS, _DISBURSEMENT_REFUSALS),
     ReportStatus: (REPORT_TRANSITIONS, _REPORT_EVENTS, _REPORT_REFUSALS),
 }
 
 
-def allowed(obj: Any, to: StrEnum) -> bool:
+def allowed(obj: Any, to: Status) -> bool:
     """Whether the table allows moving ``obj`` (an award, payment or report) to ``to`` from where it is.
     Refuses nothing: a question, not an action.
     """
@@ -149,7 +128,7 @@ def allowed(obj: Any, to: StrEnum) -> bool:
     return to in transitions[type(to)(obj.status)]
 
 
-def check_transition(obj: Any, to: StrEnum) -> None:
+def check_transition(obj: Any, to: Status) -> None:
     """Refuse a move the table does not allow with the message a user reads (DomainError); changes nothing.
 
     Call it with the row locked; ``transition`` calls it again after locking.
@@ -157,13 +136,13 @@ def check_transition(obj: Any, to: StrEnum) -> None:
     if not allowed(obj, to):
         _, _, refusals = _TABLES[type(to)]
         status = type(to)(obj.status)
-        raise DomainError(refusals[to].format(n=getattr(obj, "award_number", ""), status=_LABELS[status].lower()))  # status.label, typed
+        raise DomainError(refusals[to].format(n=getattr(obj, "award_number", ""), status=status.label.lower()))
 
 
 def transition(
-    obj: Any, to: StrEnum, *, actor: User, subject: Any = None, details: dict[str, Any] | None = None,
+    obj: Any, to: Status, *, actor: User, subject: Any = None, details: dict[str, Any] | None = None,
     notify: Callable[[], None] | None = None,
-) -> StrEnum:
+) -> Status:
     """Move an award, payment or report to ``to`` and return the status it had.
 
     Locks the row (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite writers are serialized by

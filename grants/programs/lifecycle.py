@@ -7,11 +7,10 @@ sets it and writes the audit event.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from grants.audit.services import record_event
-from grants.db import lock_row
+from grants.db import Status, lock_row
 from grants.errors import DomainError
 from grants.extensions import db
 
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from grants.programs.models import Program
 
 
-class ProgramStatus(StrEnum):
+class ProgramStatus(Status):
     """Stored as its value, so ``ProgramStatus.DRAFT == "draft"``."""
 
     DRAFT = "draft"
@@ -28,17 +27,8 @@ class ProgramStatus(StrEnum):
     CLOSED = "closed"
     ARCHIVED = "archived"
 
-    @property
-    def label(self) -> str:
-        return LABELS[self]
 
-
-LABELS = {
-    ProgramStatus.DRAFT: "Draft",
-    ProgramStatus.PUBLISHED: "Published",
-    ProgramStatus.CLOSED: "Closed",
-    ProgramStatus.ARCHIVED: "Archived",
-}
+LABELS: dict[str, str] = {status: status.label for status in ProgramStatus}
 
 # Allowed moves between program statuses.
 TRANSITIONS: dict[ProgramStatus, frozenset[ProgramStatus]] = {

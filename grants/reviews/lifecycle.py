@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from grants.audit.services import record_event
-from grants.db import lock_row
+from grants.db import Status, lock_row
 from grants.errors import DomainError
 from grants.extensions import db
 
@@ -27,18 +27,14 @@ if TYPE_CHECKING:
     from grants.reviews.models import ReviewAssignment
 
 
-class ReviewStatus(StrEnum):
+class ReviewStatus(Status):
     ASSIGNED = "assigned"
     IN_PROGRESS = "in_progress"
     SUBMITTED = "submitted"
     RECUSED = "recused"
 
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
 
-
-class ConflictStatus(StrEnum):
+class ConflictStatus(Status):
     PENDING = "pending"
     NONE = "none"
     CONFLICTED = "conflicted"
