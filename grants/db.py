@@ -138,3 +138,8 @@ class Status(StrEnum):
     @property
     def label(self) -> str:
         return self.value.replace("_", " ").capitalize()
+
+
+def status_label(statuses: type[Status]) -> property:
+    """A model's ``status_label``: its status in words, from the lifecycle enum ``statuses``."""
+    return property(lambda self: statuses(self.status).label)

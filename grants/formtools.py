@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 
 from flask import flash, redirect, request, url_for
@@ -222,6 +223,20 @@ def apply_domain_error(form: FlaskForm, error: DomainError) -> None:
         field.errors.append(error.message)
     else:
         flash(error.message, "error")
+
+
+def carried_out(form: FlaskForm, action: Callable[[], object], *, success: str) -> bool:
+    """Validate ``form`` and run the service call ``action``; True once it succeeded (``success`` is
+    flashed). A refusal (DomainError) goes next to the field it names, and the caller shows the form again."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        action()
+    except DomainError as error:
+        apply_domain_error(form, error)
+        return False
+    flash(success, "success")
+    return True
 
 
 def strip_filter(value):

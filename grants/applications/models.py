@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import Organization, User
 from grants.applications.lifecycle import DECIDABLE, DECIDED, REVIEWED, WITHDRAWABLE, ApplicationStatus
-from grants.db import UTCDateTime, status_in, utcnow
+from grants.db import UTCDateTime, status_in, status_label, utcnow
 from grants.extensions import Model
 from grants.programs.models import PARTNER_TYPES, Program
 
@@ -88,9 +88,7 @@ class Application(Model):
     def __repr__(self) -> str:
         return f"<Application {self.reference}>"
 
-    @property
-    def status_label(self) -> str:
-        return ApplicationStatus(self.status).label
+    status_label = status_label(ApplicationStatus)
 
     # Still being written: the applicant may change it; nobody else sees it yet.
     is_draft = status_in(ApplicationStatus.DRAFT)

@@ -17,7 +17,7 @@ from grants.awards.lifecycle import (  # noqa: F401 - re-exported for code that 
     ReportStatus,
     status_check,
 )
-from grants.db import UTCDateTime, status_in, utcnow
+from grants.db import UTCDateTime, status_in, status_label, utcnow
 from grants.extensions import Model
 from grants.programs.models import Program
 
@@ -70,9 +70,7 @@ class Award(Model):
     def __repr__(self) -> str:
         return f"<Award {self.award_number}>"
 
-    @property
-    def status_label(self) -> str:
-        return AwardStatus(self.status).label
+    status_label = status_label(AwardStatus)
 
     # Pending agreement or active: the award can still be amended, paid on, reported on or terminated.
     is_open = status_in(*OPEN_AWARD)
@@ -132,9 +130,7 @@ class Disbursement(Model):
     award: Mapped[Award] = relationship(back_populates="disbursements")
     requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
 
-    @property
-    def status_label(self) -> str:
-        return DisbursementStatus(self.status).label
+    status_label = status_label(DisbursementStatus)
 
     # Not void: requested, approved or paid money uses up the award's amount.
     counts_against_award = status_in(*NON_VOID)
@@ -178,9 +174,7 @@ class ProgressReport(Model):
 
     award: Mapped[Award] = relationship(back_populates="reports")
 
-    @property
-    def status_label(self) -> str:
-        return ReportStatus(self.status).label
+    status_label = status_label(ReportStatus)
 
     # Due or returned for revision: the grantee still has to submit it.
     is_outstanding = status_in(*OUTSTANDING_REPORT)

@@ -41,7 +41,7 @@ from grants.clock import agency_today
 from grants.db import MAX_PAGE, paginate, query_text
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.formtools import apply_domain_error
+from grants.formtools import apply_domain_error, carried_out
 from grants.money import format_money
 from grants.permissions import (
     conflicted_application_ids,
@@ -223,14 +223,9 @@ def award_detail(award_id: int):
 def activate(award_id: int):
     award = load_award_for(current_user, award_id, "manage")
     form = ActivateForm()
-    if form.validate_on_submit():
-        try:
-            services.activate_award(actor=current_user, award_id=award.id, signed_on=form.signed_on.data)
-        except DomainError as error:
-            apply_domain_error(form, error)
-        else:
-            flash(f"Award {award.award_number} is active; the grantee can now request payments.", "success")
-            return redirect(url_for("awards.award_detail", award_id=award.id))
+    if carried_out(form, lambda: services.activate_award(actor=current_user, award_id=award.id, signed_on=form.signed_on.data),
+                   success=f"Award {award.award_number} is active; the grantee can now request payments."):
+        return redirect(url_for("awards.award_detail", award_id=award.id))
     return _render_award_detail(award, activate_form=form)
 
 
@@ -242,14 +237,9 @@ def terminate(award_id: int):
         flash(f"Award {award.award_number} is already {award.status_label.lower()}.", "info")
         return redirect(url_for("awards.award_detail", award_id=award.id))
     form = TerminateForm()
-    if form.validate_on_submit():
-        try:
-            services.terminate_award(actor=current_user, award_id=award.id, reason=form.reason.data)
-        except DomainError as error:
-            apply_domain_error(form, error)
-        else:
-            flash(f"Award {award.award_number} is terminated; pending payments were voided and the unpaid balance released.", "success")
-            return redirect(url_for("awards.award_detail", award_id=award.id))
+    if carried_out(form, lambda: services.terminate_award(actor=current_user, award_id=award.id, reason=form.reason.data),
+                   success=f"Award {award.award_number} is terminated; pending payments were voided and the unpaid balance released."):
+        return redirect(url_for("awards.award_detail", award_id=award.id))
     return _render_award_detail(award, terminate_form=form)
 
 

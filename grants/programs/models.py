@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from grants.db import UTCDateTime, status_in, utcnow
+from grants.db import UTCDateTime, status_in, status_label, utcnow
 from grants.extensions import Model
 from grants.programs.lifecycle import PUBLIC, ProgramStatus
 
@@ -72,9 +72,7 @@ class Program(Model):
     def eligible_partner_labels(self) -> list[str]:
         return [PARTNER_TYPES[key] for key in self.eligible_partner_types]
 
-    @property
-    def status_label(self) -> str:
-        return ProgramStatus(self.status).label
+    status_label = status_label(ProgramStatus)
 
     # Only staff can see it; its settings and rubric are still being written.
     is_draft = status_in(ProgramStatus.DRAFT)

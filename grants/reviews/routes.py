@@ -10,7 +10,7 @@ from grants.applications.models import Application
 from grants.db import page_number, paginate
 from grants.errors import DomainError
 from grants.extensions import db
-from grants.formtools import apply_domain_error
+from grants.formtools import apply_domain_error, carried_out
 from grants.permissions import (
     conflicted_application_ids,
     load_application_for,
@@ -272,14 +272,9 @@ def replace(assignment_id: int):
 def reopen(assignment_id: int):
     assignment = load_assignment_for(current_user, assignment_id, "manage")
     form = ReasonForm()
-    if form.validate_on_submit():
-        try:
-            services.reopen_review(actor=current_user, assignment=assignment, reason=form.reason.data)
-        except DomainError as error:
-            apply_domain_error(form, error)
-        else:
-            flash(f"Review reopened; {assignment.reviewer.name} has been told.", "success")
-            return redirect(url_for("reviews.summary", application_id=assignment.application_id))
+    if carried_out(form, lambda: services.reopen_review(actor=current_user, assignment=assignment, reason=form.reason.data),
+                   success=f"Review reopened; {assignment.reviewer.name} has been told."):
+        return redirect(url_for("reviews.summary", application_id=assignment.application_id))
     return render_template("reviews/reopen.html", assignment=assignment, form=form)
 
 
