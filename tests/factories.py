@@ -162,6 +162,24 @@ def make_eligible_application(*, program, organization, actor, officer, **kwargs
     return application
 
 
+def make_review_world(*, reviewers_per_application: int = 2, with_reviewer: bool = True) -> dict:
+    """An officer's program with one application under review (from Lakeside Responders) and, unless
+    ``with_reviewer`` is False, Rita One assigned to review it; committed."""
+    from grants.reviews import services as reviews
+
+    officer = make_user(email="po@state.gov", roles={"program_officer"})
+    member = make_user(email="member@example.org")
+    organization = make_organization(members=[member], legal_name="Lakeside Responders")
+    program = make_program(officer=officer, reviewers_per_application=reviewers_per_application)
+    application = make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
+    world = {"officer": officer, "member": member, "program": program, "application": application}
+    if with_reviewer:
+        world["reviewer"] = make_user(email="r1@state.gov", name="Rita One", roles={"reviewer"})
+        world["assignment"] = reviews.assign_reviewer(actor=officer, application=application, reviewer=world["reviewer"])
+    db.session.commit()
+    return world
+
+
 def review(*, officer, application, reviewer, points: list[int] | None, recommendation="fund", conflicted=False):
     """Assign ``reviewer``, declare, and (with points) score and submit."""
     from grants.reviews import services as reviews

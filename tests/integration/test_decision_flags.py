@@ -13,13 +13,7 @@ from tests import factories
 
 @pytest.fixture
 def world(app):
-    officer = factories.make_user(email="po@state.gov", roles={"program_officer"})
-    member = factories.make_user(email="member@example.org")
-    organization = factories.make_organization(members=[member], legal_name="Lakeside Responders")
-    program = factories.make_program(officer=officer, reviewers_per_application=2)
-    application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
-    db.session.commit()
-    return {"officer": officer, "member": member, "program": program, "application": application}
+    return factories.make_review_world(reviewers_per_application=2, with_reviewer=False)
 
 
 def test_officers_see_standing_flags_and_must_confirm_to_approve_against_them(world, make_client):

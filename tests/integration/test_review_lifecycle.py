@@ -16,15 +16,7 @@ from tests import factories
 
 @pytest.fixture
 def world(app):
-    officer = factories.make_user(email="po@state.gov", roles={"program_officer"})
-    member = factories.make_user(email="member@example.org")
-    organization = factories.make_organization(members=[member], legal_name="Lakeside Responders")
-    program = factories.make_program(officer=officer, reviewers_per_application=1)
-    application = factories.make_eligible_application(program=program, organization=organization, actor=member, officer=officer)
-    reviewer = factories.make_user(email="r1@state.gov", name="Rita One", roles={"reviewer"})
-    assignment = reviews.assign_reviewer(actor=officer, application=application, reviewer=reviewer)
-    db.session.commit()
-    return {"officer": officer, "reviewer": reviewer, "assignment": assignment, "application": application}
+    return factories.make_review_world(reviewers_per_application=1)
 
 
 def _events():
