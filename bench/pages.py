@@ -96,6 +96,14 @@ def time_pages(port: int, pages: list[Page], requests: int) -> dict[str, tuple[f
     return results
 
 
+def _close_connections(app) -> None:
+    from grants.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def run_backend(label: str, url: str, small_url: str | None, workdir: Path, size: int, small: int, requests: int) -> list[str]:
     print(f"\n== {label} ==")
     build_scale_database(url, workdir, size)
@@ -108,6 +116,7 @@ def run_backend(label: str, url: str, small_url: str | None, workdir: Path, size
         build_scale_database(small_url, workdir, small)
         small_app = make_app(small_url, workdir)
         small_counts = query_counts(small_app, pages_for(small_app, scale_targets(small_app)))
+        _close_connections(small_app)  # its pooled connection would keep the small database from being dropped
         # Page names carry the award number, which differs between sizes: match by position.
         small_counts = dict(zip(counts, small_counts.values()))
     with Server(flask_env(url, workdir), workers=1) as server:
