@@ -143,3 +143,9 @@ class Status(StrEnum):
 def status_label(statuses: type[Status]) -> property:
     """A model's ``status_label``: its status in words, from the lifecycle enum ``statuses``."""
     return property(lambda self: statuses(self.status).label)
+
+
+def status_check(statuses: type[Status], column: str = "status") -> sa.CheckConstraint:
+    """A CHECK constraint (named ``column``, so ``ck_<table>_<column>``) that lets ``column`` hold
+    only the lifecycle enum's values: the database refuses a status the code does not know."""
+    return sa.CheckConstraint(sa.column(column).in_([status.value for status in statuses]), name=column)

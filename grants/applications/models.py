@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import Organization, User
 from grants.applications.lifecycle import DECIDABLE, DECIDED, REVIEWED, WITHDRAWABLE, ApplicationStatus
-from grants.db import UTCDateTime, status_in, status_label, utcnow
+from grants.db import UTCDateTime, status_check, status_in, status_label, utcnow
 from grants.extensions import Model
 from grants.programs.models import PARTNER_TYPES, Program
 
@@ -37,7 +37,7 @@ class Application(Model):
     __table_args__ = (
         sa.Index("ix_application_program_status", "program_id", "status"),
         # The database refuses a status the lifecycle does not know (ck_application_status).
-        sa.CheckConstraint(sa.column("status").in_([s.value for s in ApplicationStatus]), name="status"),
+        status_check(ApplicationStatus),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -106,11 +106,6 @@ _REPORT_REFUSALS = {
 }
 
 
-def status_check(statuses: type[Status]) -> str:
-    """The SQL of a CHECK constraint that lets a status column hold only the enum's values. Refuses nothing."""
-    return "status IN (" + ", ".join(f"'{status.value}'" for status in statuses) + ")"
-
-
 # The one way to change a status ---------------------------------------------------------------
 
 _TABLES: dict[type[Status], tuple[Mapping, Mapping, Mapping]] = {

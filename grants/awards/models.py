@@ -15,9 +15,8 @@ from grants.awards.lifecycle import (  # noqa: F401 - re-exported for code that 
     AwardStatus,
     DisbursementStatus,
     ReportStatus,
-    status_check,
 )
-from grants.db import UTCDateTime, status_in, status_label, utcnow
+from grants.db import UTCDateTime, status_check, status_in, status_label, utcnow
 from grants.extensions import Model
 from grants.programs.models import Program
 
@@ -42,7 +41,7 @@ REPORT_METRICS = {
 
 class Award(Model):
     __tablename__ = "award"
-    __table_args__ = (sa.CheckConstraint(status_check(AwardStatus), name="status"),)
+    __table_args__ = (status_check(AwardStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     award_number: Mapped[str] = mapped_column(sa.String(40), unique=True)
@@ -106,7 +105,7 @@ class Disbursement(Model):
 
     __tablename__ = "disbursement"
     __table_args__ = (sa.Index("ix_disbursement_award_status", "award_id", "status"),
-                      sa.CheckConstraint(status_check(DisbursementStatus), name="status"))
+                      status_check(DisbursementStatus))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     award_id: Mapped[int] = mapped_column(sa.ForeignKey("award.id"), index=True)
@@ -150,7 +149,7 @@ class Disbursement(Model):
 class ProgressReport(Model):
     __tablename__ = "progress_report"
     __table_args__ = (sa.UniqueConstraint("award_id", "sequence"), sa.Index("ix_progress_report_status_due", "status", "due_on"),
-                      sa.CheckConstraint(status_check(ReportStatus), name="status"))
+                      status_check(ReportStatus))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     award_id: Mapped[int] = mapped_column(sa.ForeignKey("award.id"), index=True)

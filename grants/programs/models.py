@@ -5,7 +5,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from grants.db import UTCDateTime, status_in, status_label, utcnow
+from grants.db import UTCDateTime, status_check, status_in, status_label, utcnow
 from grants.extensions import Model
 from grants.programs.lifecycle import PUBLIC, ProgramStatus
 
@@ -24,7 +24,7 @@ class Program(Model):
 
     __tablename__ = "program"
     # The database refuses a status the lifecycle does not know (ck_program_status).
-    __table_args__ = (sa.CheckConstraint(sa.column("status").in_([s.value for s in ProgramStatus]), name="status"),)
+    __table_args__ = (status_check(ProgramStatus),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(sa.String(80), unique=True)

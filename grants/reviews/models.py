@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from grants.accounts.models import User
 from grants.applications.models import Application
-from grants.db import UTCDateTime, status_in, utcnow
+from grants.db import UTCDateTime, status_check, status_in, utcnow
 from grants.extensions import Model
 from grants.programs.models import Criterion
 from grants.reviews.lifecycle import OPEN, ConflictStatus, DecisionOutcome, ReviewStatus
@@ -45,8 +45,8 @@ class ReviewAssignment(Model):
     __table_args__ = (
         sa.UniqueConstraint("application_id", "reviewer_id"),
         sa.Index("ix_review_assignment_reviewer_status", "reviewer_id", "status"),
-        sa.CheckConstraint(sa.column("status").in_([s.value for s in ReviewStatus]), name="status"),
-        sa.CheckConstraint(sa.column("coi_status").in_([s.value for s in ConflictStatus]), name="coi_status"),
+        status_check(ReviewStatus),
+        status_check(ConflictStatus, "coi_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
